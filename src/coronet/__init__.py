@@ -1,0 +1,1 @@
+"""coronet: compress image-to-image GANs to a budget you choose (CoroNetGAN)."""

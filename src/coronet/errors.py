@@ -1,0 +1,28 @@
+"""Errors raised at coronet's boundaries.
+
+Every error a user can cause (bad config, missing data, impossible budget, wrong checkpoint) is a
+`CoronetError`; the CLI prints its message and exits with status 2 instead of a traceback. Each
+message names the problem and what to change.
+"""
+
+from __future__ import annotations
+
+
+class CoronetError(Exception):
+    """Base class of every error a user of coronet can cause and fix."""
+
+
+class ConfigError(CoronetError):
+    """An option or configuration value is invalid."""
+
+
+class DataError(CoronetError):
+    """A dataset folder or image is missing, empty or unreadable."""
+
+
+class BudgetError(CoronetError):
+    """A compression target cannot be met (<= 0, > 1, or below the never-pruned floor)."""
+
+
+class CheckpointError(CoronetError):
+    """A checkpoint or exported generator file is missing, corrupt or of the wrong kind."""

@@ -1,0 +1,41 @@
+"""The reference networks: generators that declare their channel layout, and the discriminator."""
+
+from coronet.models import patchgan, resnet, unet  # noqa: F401  (registers the networks)
+from coronet.models.base import (
+    Generator,
+    GeneratorSpec,
+    get_generator,
+    list_generators,
+    register_generator,
+)
+from coronet.models.layout import (
+    RGB_IN,
+    RGB_OUT,
+    ChannelLayout,
+    ChannelOpSpec,
+    ConvSpec,
+    LatentGroup,
+    LayoutBuilder,
+)
+from coronet.models.io import load_generator, load_reference_state_dict, save_generator
+from coronet.models.patchgan import NLayerDiscriminator, get_discriminator
+
+__all__ = [
+    "RGB_IN",
+    "RGB_OUT",
+    "ChannelLayout",
+    "ChannelOpSpec",
+    "ConvSpec",
+    "Generator",
+    "GeneratorSpec",
+    "LatentGroup",
+    "LayoutBuilder",
+    "NLayerDiscriminator",
+    "get_discriminator",
+    "get_generator",
+    "load_generator",
+    "load_reference_state_dict",
+    "save_generator",
+    "list_generators",
+    "register_generator",
+]

@@ -1,0 +1,30 @@
+"""The method: hypernetwork-generated convolutions, latent groups, L1 proximal pruning to a budget.
+
+Reading order: `hyperconv` (how weights are generated), `latents` (z and alive masks per group),
+`hypernet` (wrap a generator; `materialize` the compact one), `cost` (MACs/params of any widths),
+`budget` (the user's target), `controller` (the proximal step and the exact landing).
+"""
+
+from coronet.pruning.budget import Budget, BudgetTarget, resolve_budget
+from coronet.pruning.controller import BudgetController, ControllerConfig, ControllerStatus
+from coronet.pruning.cost import CostModel
+from coronet.pruning.hyperconv import HyperConv
+from coronet.pruning.hypernet import HyperGenerator, hypernetize, materialize
+from coronet.pruning.latents import LatentVectors
+from coronet.pruning.proximal import soft_threshold_
+
+__all__ = [
+    "Budget",
+    "BudgetController",
+    "BudgetTarget",
+    "ControllerConfig",
+    "ControllerStatus",
+    "CostModel",
+    "HyperConv",
+    "HyperGenerator",
+    "LatentVectors",
+    "hypernetize",
+    "materialize",
+    "resolve_budget",
+    "soft_threshold_",
+]

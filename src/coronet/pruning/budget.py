@@ -1,0 +1,70 @@
+"""The user's compression target, resolved to an absolute cost and checked before any training."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from coronet.errors import BudgetError
+from coronet.pruning.cost import CostModel
+
+METRICS = ("macs", "params")
+
+
+@dataclass(frozen=True)
+class BudgetTarget:
+    """A target as a ratio of the dense model's cost, or as an absolute count (MACs or params)."""
+
+    metric: str = "macs"
+    ratio: float | None = None
+    absolute: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise BudgetError(f"unknown target metric {self.metric!r}; use one of {METRICS}")
+        if (self.ratio is None) == (self.absolute is None):
+            raise BudgetError("give the target as exactly one of a ratio or an absolute count")
+        if self.ratio is not None and not 0.0 < self.ratio <= 1.0:
+            raise BudgetError(
+                f"target ratio {self.ratio} is outside (0, 1]: it is the fraction of the dense "
+                f"model's {self.metric} to keep, e.g. 0.25 for a 4x smaller model")
+        if self.absolute is not None and self.absolute <= 0:
+            raise BudgetError(f"absolute target {self.absolute:g} {self.metric} must be > 0")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A resolved target: where the search must land, `[lower, limit]`, in `metric` units."""
+
+    metric: str
+    dense: int
+    limit: int  # the user's budget; never exceeded
+    lower: int  # (1 - tolerance) * limit
+    floor: int  # cost with every prunable group at its minimum channel count
+
+    @property
+    def ratio(self) -> float:
+        return self.limit / self.dense
+
+
+def resolve_budget(target: BudgetTarget, cost_model: CostModel, min_channels: int,
+                   tolerance: float = 0.02) -> Budget:
+    """Turn a target into absolute bounds, rejecting one no network of this layout can meet."""
+    dense_widths = cost_model.dense_widths
+    dense = cost_model.cost(target.metric, dense_widths)
+    floor_widths = {g.name: (min(min_channels, g.size) if g.prunable else g.size)
+                    for g in cost_model.layout.groups}
+    floor = cost_model.cost(target.metric, floor_widths)
+    wanted = target.ratio * dense if target.ratio is not None else float(target.absolute)
+    limit = math.floor(wanted)
+    unit = "MACs" if target.metric == "macs" else "parameters"
+    if limit > dense:
+        raise BudgetError(f"target of {limit:,} {unit} is above the dense model's {dense:,}; "
+                          f"give at most {dense:,} or a ratio <= 1")
+    if limit < floor:
+        raise BudgetError(
+            f"target of {limit:,} {unit} (ratio {limit / dense:.4f}) is below the smallest network "
+            f"this generator can become: {floor:,} {unit} (ratio {floor / dense:.4f}) with every "
+            f"prunable group at {min_channels} channels and the RGB layers intact. Raise the "
+            f"target or lower the minimum channel count.")
+    return Budget(target.metric, dense, limit, math.ceil((1.0 - tolerance) * wanted), floor)

@@ -1,0 +1,190 @@
+"""Drive the latent vectors to the user's budget and stop inside [1 - tolerance, 1] x target.
+
+After every generator optimizer step, `BudgetController.step(lr)`:
+ 1. soft-thresholds the alive latents of every group above its minimum width by gamma * lr;
+ 2. lets channels whose |z| fell to the threshold die, lowest |z| per unit of cost saved first,
+    but not faster than a straight planned path from the dense cost to the target (reached at
+    `reach_fraction` of the search budget) and never below the landing window's lower edge: a
+    channel that would run ahead stays alive and competes on (its latent can grow back);
+ 3. lands when the cost is within budget: the masks freeze and the search is over;
+ 4. otherwise adapts gamma: up while the cost lags the plan, down while the plan holds back
+    candidates; at the end of the search budget it forces the landing by the same ranking over
+    all alive channels.
+The rate limit matters most from a dense start, where every latent begins at 1 and would reach
+the threshold in the same step.
+DHP stops at the first check below target + tolerance and lands 1-2 points *over* the target; the
+explicit masks and the ranking make the landing exact and never over budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from coronet.pruning.budget import Budget
+from coronet.pruning.cost import CostModel
+from coronet.pruning.latents import LatentVectors
+from coronet.pruning.proximal import soft_threshold_
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    threshold: float = 5e-3  # |z| at or below this lets a channel die (DHP)
+    min_channels: int = 4  # no group goes below this many channels (DHP)
+    reach_fraction: float = 0.75  # plan to reach the target at this share of the search steps
+    check_every: int = 10  # steps between adaptations of gamma
+    gamma: float | None = None  # initial L1 strength; None: reach the target on time if unopposed
+    gamma_factor: float = 1.2  # multiplicative adaptation per check
+
+
+@dataclass
+class ControllerStatus:
+    step: int
+    cost: int
+    ratio: float  # cost / dense cost
+    gamma: float
+    landed: bool
+    forced: bool  # landed by ranking at the end of the search budget
+    widths: dict[str, int]
+
+
+class BudgetController:
+    """Owns gamma, the L1 step and the deaths of channels until the budget is met."""
+
+    def __init__(self, latents: LatentVectors, cost_model: CostModel, budget: Budget,
+                 search_steps: int, lr: float, config: ControllerConfig | None = None) -> None:
+        self.latents = latents
+        self.cost_model = cost_model
+        self.budget = budget
+        self.search_steps = max(int(search_steps), 1)
+        self.config = config or ControllerConfig()
+        self.step_count = 0
+        self.landed = False
+        self.forced = False
+        self._held_back = False
+        self.gamma = self.config.gamma if self.config.gamma is not None else self._initial_gamma(lr)
+        self._cost = self._current_cost()
+        if self._cost <= budget.limit:  # a target of 1.0 (or the dense model already fits)
+            self.landed = True
+
+    def _initial_gamma(self, lr: float) -> float:
+        zs = torch.cat([z.detach().abs().flatten() for z in self.latents.vectors.values()])
+        scale = float(zs.median()) if zs.numel() else 1.0
+        return scale / (lr * self.config.reach_fraction * self.search_steps)
+
+    def _current_cost(self) -> int:
+        return self.cost_model.cost(self.budget.metric, self.latents.widths())
+
+    def planned_ratio(self, step: int) -> float:
+        progress = min(1.0, step / (self.config.reach_fraction * self.search_steps))
+        return 1.0 - (1.0 - self.budget.ratio) * progress
+
+    @torch.no_grad()
+    def step(self, lr: float) -> ControllerStatus:
+        if self.landed:
+            return self.status()
+        self.step_count += 1
+        widths = self.latents.widths()
+        for name, z in self.latents.vectors.items():
+            alive = self.latents.alive(name)
+            if widths[name] > self.config.min_channels:
+                soft_threshold_(z, self.gamma * lr, where=alive)
+        weak = {name: self.latents.alive(name) & (z.abs() <= self.config.threshold)
+                for name, z in self.latents.vectors.items()}
+        window = self.budget.limit - self.budget.lower
+        floor = max(self.budget.lower, self.planned_cost(self.step_count) - window)
+        self._held_back |= self._kill(weak, floor=floor, force=False)
+        if self._cost <= self.budget.limit:
+            self.landed = True
+        elif self.step_count >= self.search_steps:
+            self.land_now()
+        elif self.step_count % self.config.check_every == 0:
+            if self._held_back:
+                self.gamma /= self.config.gamma_factor
+            elif self._cost > self.planned_cost(self.step_count):
+                self.gamma *= self.config.gamma_factor
+            self._held_back = False
+        return self.status()
+
+    def planned_cost(self, step: int) -> float:
+        return self.planned_ratio(step) * self.budget.dense
+
+    @torch.no_grad()
+    def land_now(self) -> ControllerStatus:
+        """Meet the budget now by ranking every alive channel (used at the end of the search)."""
+        if not self.landed:
+            alive = {name: self.latents.alive(name).clone() for name in self.latents.vectors}
+            self._kill(alive, floor=self.budget.lower, force=True)
+            self.landed = True
+            self.forced = True
+        return self.status()
+
+    def _kill(self, candidates: dict[str, torch.Tensor], floor: float, force: bool) -> bool:
+        """Let candidates die, lowest |z| per unit cost first, until within budget.
+
+        No death may take the cost below `floor`; with `force`, if no single death fits, the
+        cheapest one is taken anyway (the result stays under budget). Returns whether a candidate
+        was held back by the floor.
+        """
+        queues: dict[str, list[int]] = {}
+        for name, mask in candidates.items():
+            idx = torch.nonzero(mask, as_tuple=False).flatten()
+            if idx.numel():
+                order = self.latents.vectors[name].detach()[idx].abs().argsort(stable=True)
+                queues[name] = idx[order].tolist()
+        widths = self.latents.widths()
+        cost = self.cost_model.cost(self.budget.metric, widths)
+        dead: dict[str, list[int]] = {name: [] for name in queues}
+        held_back = False
+        while cost > self.budget.limit and queues:
+            best, best_score, best_saving, smallest = None, None, 0, None
+            for name, queue in list(queues.items()):
+                if not queue or widths[name] <= self.config.min_channels:
+                    queues.pop(name)
+                    continue
+                widths[name] -= 1
+                saving = cost - self.cost_model.cost(self.budget.metric, widths)
+                widths[name] += 1
+                if smallest is None or saving < smallest[1]:
+                    smallest = (name, saving)
+                if cost - saving < floor:
+                    held_back = True
+                    continue  # would run ahead of the plan or below the landing window
+                score = abs(float(self.latents.vectors[name][queue[0]])) / max(saving, 1)
+                if best_score is None or score < best_score:
+                    best, best_score, best_saving = name, score, saving
+            if best is None:
+                if not force or smallest is None:
+                    break
+                best, best_saving = smallest  # no single death fits: stay under budget anyway
+            dead[best].append(queues[best].pop(0))
+            widths[best] -= 1
+            cost -= best_saving
+        for name, indices in dead.items():
+            if indices:
+                mask = self.latents.alive(name).clone()
+                mask[indices] = False
+                self.latents.set_alive(name, mask)
+        # entries already dead stay exactly zero (Adam's momentum must not revive them)
+        for name, z in self.latents.vectors.items():
+            z[~self.latents.alive(name)] = 0.0
+        self._cost = self._current_cost()
+        return held_back
+
+    def status(self) -> ControllerStatus:
+        return ControllerStatus(self.step_count, self._cost, self._cost / self.budget.dense,
+                                self.gamma, self.landed, self.forced, self.latents.widths())
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step_count": self.step_count, "landed": self.landed, "forced": self.forced,
+                "gamma": self.gamma, "held_back": self._held_back, "budget": asdict(self.budget), "config": asdict(self.config)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step_count = int(state["step_count"])
+        self.landed = bool(state["landed"])
+        self.forced = bool(state["forced"])
+        self.gamma = float(state["gamma"])
+        self._held_back = bool(state["held_back"])
+        self._cost = self._current_cost()

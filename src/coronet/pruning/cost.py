@@ -1,0 +1,131 @@
+"""MACs and parameters of a generator as a function of its channel widths, with torchprofile's rules.
+
+One forward pass on the meta device records the output size of every declared module; after that
+the cost of any width assignment is arithmetic, cheap enough to evaluate after every training step.
+The rules follow torchprofile (the anchors' counter, `handlers.py`):
+    conv / conv-transpose  numel(output) * c_in * k^2       (output side, also for transposed)
+    batch/instance norm    numel(output) if affine else 0
+    leaky_relu             numel(output); the in-place form (`aten::leaky_relu_`) is not counted
+    relu, tanh, pads, add, cat, dropout: 0
+Parameters: conv weight c_out*c_in*k^2 (+ c_out bias), affine norm 2*c. Modules the layout does not
+declare contribute their dense parameter count (they cannot depend on the widths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from coronet.models.base import Generator, get_generator
+from coronet.models.layout import RGB_IN
+
+
+@dataclass(frozen=True)
+class _ConvTerm:
+    out_group: str
+    in_groups: tuple[str, ...]
+    macs_coef: int  # H_out * W_out * k^2 (batch 1)
+    params_coef: int  # k^2
+    bias: bool
+
+
+@dataclass(frozen=True)
+class _ChannelTerm:
+    groups: tuple[str, ...]
+    macs_coef: int  # H * W when torchprofile counts the op, else 0
+    params_coef: int  # parameters per channel (2 for an affine norm)
+
+
+def _counted_per_channel(module: nn.Module) -> bool:
+    """Whether torchprofile counts numel(output) MACs for this per-channel module."""
+    if isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)):
+        return module.weight is not None
+    if isinstance(module, nn.LeakyReLU):
+        return not module.inplace
+    return False
+
+
+class CostModel:
+    """MACs(widths) and params(widths) for one generator at one input size (batch 1)."""
+
+    def __init__(self, generator: Generator, input_size: tuple[int, int]) -> None:
+        self.layout = generator.layout
+        self.input_size = tuple(input_size)
+        sizes = _output_sizes(generator, self.input_size)
+        modules = dict(generator.named_modules())
+        self._convs = []
+        declared: set[str] = set()
+        for spec in self.layout.convs:
+            conv = modules[spec.module]
+            k2 = conv.kernel_size[0] * conv.kernel_size[1]
+            h, w = sizes[spec.module]
+            self._convs.append(_ConvTerm(spec.out_group, spec.in_groups, h * w * k2, k2,
+                                         conv.bias is not None))
+            declared.add(spec.module)
+        self._ops = []
+        for op in self.layout.channel_ops:
+            module = modules[op.module]
+            h, w = sizes[op.module]
+            n_params_per_channel = sum(p.numel() for p in module.parameters(recurse=False))
+            channels = sum(generator.widths[g] for g in op.groups)
+            self._ops.append(_ChannelTerm(op.groups, h * w if _counted_per_channel(module) else 0,
+                                          n_params_per_channel // max(channels, 1)))
+            declared.add(op.module)
+        # parameters of undeclared modules cannot depend on the widths
+        self._fixed_params = sum(p.numel() for name, m in modules.items() if name not in declared
+                                 for p in m.parameters(recurse=False))
+        self.dense_widths = self.layout.dense_widths()
+
+    def macs(self, widths: Mapping[str, int]) -> int:
+        total = 0
+        for t in self._convs:
+            total += t.macs_coef * widths[t.out_group] * sum(widths[g] for g in t.in_groups)
+        for o in self._ops:
+            total += o.macs_coef * sum(widths[g] for g in o.groups)
+        return total
+
+    def params(self, widths: Mapping[str, int]) -> int:
+        total = self._fixed_params
+        for t in self._convs:
+            w_out = widths[t.out_group]
+            total += t.params_coef * w_out * sum(widths[g] for g in t.in_groups)
+            total += w_out if t.bias else 0
+        for o in self._ops:
+            total += o.params_coef * sum(widths[g] for g in o.groups)
+        return total
+
+    def cost(self, metric: str, widths: Mapping[str, int]) -> int:
+        if metric == "macs":
+            return self.macs(widths)
+        if metric == "params":
+            return self.params(widths)
+        raise ValueError(f"unknown metric {metric!r}")
+
+
+def _output_sizes(generator: Generator, input_size: tuple[int, int]) -> dict[str, tuple[int, int]]:
+    """Spatial output size of every declared module, from one forward pass on the meta device."""
+    layout = generator.layout
+    wanted = {s.module for s in layout.convs} | {o.module for o in layout.channel_ops}
+    with torch.device("meta"):
+        twin = get_generator(generator.spec.name, widths=generator.widths, **generator.spec.kwargs)
+    sizes: dict[str, tuple[int, int]] = {}
+    hooks = []
+    for name, module in twin.named_modules():
+        if name in wanted:
+            def record(mod, inputs, output, name=name):
+                sizes[name] = (int(output.shape[-2]), int(output.shape[-1]))
+            hooks.append(module.register_forward_hook(record))
+    in_channels = generator.layout.group(RGB_IN).size
+    try:
+        with torch.no_grad():
+            twin.eval()(torch.empty(1, in_channels, *input_size, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+    missing = wanted - set(sizes)
+    if missing:
+        raise ValueError(f"declared modules never ran in forward: {sorted(missing)}")
+    return sizes

@@ -1,0 +1,114 @@
+"""Convolutions whose weights a per-layer hypernetwork generates from latent vectors.
+
+For output channel i and input channel j (DHP's three layers, method.md §2):
+    latent layer     Z[i,j]   = z_out[i] * z_in[j] + B0[i,j]
+    embedding layer  E[i,j,:] = Z[i,j] * W1[i,j,:] + B1[i,j,:]          (m values)
+    explicit layer   K[i,j,:] = E[i,j,:] @ W2[i,j] + B2[i,j,:]          (W2[i,j] is m x k^2)
+K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so slicing the latent
+vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
+they contribute exactly zero, during search as after export.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from coronet.models.layout import ConvSpec
+from coronet.pruning.latents import LatentVectors
+
+
+class HyperConv(nn.Module):
+    """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
+
+    def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
+                 latents: LatentVectors, embedding_dim: int = 8) -> None:
+        super().__init__()
+        if conv.groups != 1:
+            raise ValueError(f"{spec.module}: grouped convolutions are not supported")
+        self.spec = spec
+        self.transposed = isinstance(conv, nn.ConvTranspose2d)
+        if self.transposed:
+            c_in, c_out, kh, kw = conv.weight.shape
+        else:
+            c_out, c_in, kh, kw = conv.weight.shape
+        self.c_out, self.c_in, self.kernel_size = c_out, c_in, (kh, kw)
+        self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+        self.output_padding = conv.output_padding if self.transposed else (0, 0)
+        self.padding_mode = conv.padding_mode
+        self._reversed_padding = getattr(conv, "_reversed_padding_repeated_twice", None)
+        m, k2 = embedding_dim, kh * kw
+        self.b0 = nn.Parameter(torch.zeros(c_out, c_in))
+        self.w1 = nn.Parameter(torch.empty(c_out, c_in, m).uniform_(-math.sqrt(3), math.sqrt(3)))
+        self.b1 = nn.Parameter(torch.zeros(c_out, c_in, m))
+        bound = math.sqrt(3.0 / (m * c_in * k2))  # DHP's "hyperfan-in": Var(K) ~ 1/(c_in k^2)
+        self.w2 = nn.Parameter(torch.empty(c_out, c_in, m, k2).uniform_(-bound, bound))
+        self.b2 = nn.Parameter(torch.zeros(c_out, c_in, k2))
+        self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+        # shared with every other layer; owned (and registered) by the HyperGenerator
+        object.__setattr__(self, "_latents", latents)
+
+    def copy_dense_weight(self, conv: nn.Conv2d | nn.ConvTranspose2d) -> None:
+        """Set the hypernetwork so that it generates `conv`'s kernel scaled by Z = z_out z_in^T.
+
+        With B0 = B1 = B2 = 0 and W2[i,j] = w1[i,j] D[i,j]^T / |w1[i,j]|^2 the explicit layer
+        gives K[i,j] = Z[i,j] * D[i,j]; at z = 1 that is the dense kernel, and z -> 0 fades it.
+        W1 stays random so all m embedding dimensions keep receiving gradient.
+        """
+        with torch.no_grad():
+            dense = conv.weight.detach()
+            if self.transposed:
+                dense = dense.transpose(0, 1)
+            dense = dense.reshape(self.c_out, self.c_in, -1)  # (o, i, k^2)
+            w1 = self.w1
+            scale = w1 / w1.pow(2).sum(-1, keepdim=True)  # (o, i, m)
+            self.w2.copy_(scale[..., None] * dense[:, :, None, :])
+            self.b0.zero_()
+            self.b1.zero_()
+            self.b2.zero_()
+            if self.bias is not None:
+                self.bias.copy_(conv.bias.detach())
+
+    def kernel(self) -> torch.Tensor:
+        """Unmasked generated kernel, (c_out, c_in, k^2)."""
+        z_out = self._latents.vector(self.spec.out_group)
+        z_in, _ = self._latents.gate(self.spec.in_groups)
+        o, i = self.c_out, self.c_in
+        m, k2 = self.w2.shape[-2:]
+        latent = torch.addr(self.b0, z_out, z_in)  # (o, i)
+        embedding = torch.addcmul(self.b1, latent[..., None], self.w1)  # (o, i, m)
+        explicit = torch.baddbmm(self.b2.view(o * i, 1, k2), embedding.view(o * i, 1, m),
+                                 self.w2.view(o * i, m, k2))  # (o*i, 1, k^2)
+        return explicit.view(o, i, k2)
+
+    def masked_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
+        alive_out = self._latents.alive(self.spec.out_group).to(self.w2.dtype)
+        _, alive_in = self._latents.gate(self.spec.in_groups)
+        k = self.kernel() * (alive_out[:, None] * alive_in[None, :])[..., None]
+        k = k.view(self.c_out, self.c_in, *self.kernel_size)
+        if self.transposed:
+            k = k.transpose(0, 1)
+        bias = self.bias * alive_out if self.bias is not None else None
+        return k, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.masked_weight_and_bias()
+        if self.transposed:
+            return F.conv_transpose2d(x, weight, bias, self.stride, self.padding,
+                                      self.output_padding, 1, self.dilation)
+        if self.padding_mode != "zeros":
+            x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
+            return F.conv2d(x, weight, bias, self.stride, 0, self.dilation)
+        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
+
+    def hyper_parameters(self) -> list[nn.Parameter]:
+        return [self.b0, self.w1, self.b1, self.w2, self.b2]
+
+    def extra_repr(self) -> str:
+        kind = "ConvTranspose2d" if self.transposed else "Conv2d"
+        return (f"{kind}({self.c_in}, {self.c_out}, k={self.kernel_size}, s={self.stride}, "
+                f"out={self.spec.out_group!r}, in={self.spec.in_groups!r})")

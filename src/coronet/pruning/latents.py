@@ -1,0 +1,72 @@
+"""Latent vectors, one per channel group, and the alive mask of every channel.
+
+The mask is state, not a function of |z|: a channel dies when the proximal step drives its latent
+to the threshold *and* the budget still needs the saving, and it never comes back. Keeping the mask
+explicit is what lets the budget controller stop exactly on the target and lets a dead channel
+contribute exactly zero from the step it dies (what you search is what you get).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from coronet.models.layout import LatentGroup
+
+
+class LatentVectors(nn.Module):
+    """z (trainable) and alive mask (buffer) per prunable group; ones for never-pruned groups."""
+
+    def __init__(self, groups: Iterable[LatentGroup], init: str = "normal") -> None:
+        super().__init__()
+        self.groups = {g.name: g for g in groups}
+        self.vectors = nn.ParameterDict()
+        for g in self.groups.values():
+            if g.prunable:
+                z = torch.randn(g.size) if init == "normal" else torch.ones(g.size)
+                self.vectors[g.name] = nn.Parameter(z)
+                self.register_buffer(f"alive_{g.name}", torch.ones(g.size, dtype=torch.bool))
+            else:
+                # the image channels: a constant ones-vector, neither trained nor pruned
+                self.register_buffer(f"fixed_{g.name}", torch.ones(g.size), persistent=False)
+
+    def prunable_names(self) -> list[str]:
+        return list(self.vectors.keys())
+
+    def vector(self, name: str) -> torch.Tensor:
+        if name in self.vectors:
+            return self.vectors[name]
+        return getattr(self, f"fixed_{name}")
+
+    def alive(self, name: str) -> torch.Tensor:
+        """Boolean alive mask of a group (all True for never-pruned groups)."""
+        if name in self.vectors:
+            return getattr(self, f"alive_{name}")
+        return torch.ones_like(getattr(self, f"fixed_{name}"), dtype=torch.bool)
+
+    def set_alive(self, name: str, mask: torch.Tensor) -> None:
+        if name not in self.vectors:
+            raise ValueError(f"group {name!r} is never pruned")
+        buf = getattr(self, f"alive_{name}")
+        if mask.shape != buf.shape or not bool(mask.any()):
+            raise ValueError(f"mask for {name!r} must have shape {tuple(buf.shape)} and keep >= 1")
+        buf.copy_(mask.to(torch.bool))
+        with torch.no_grad():
+            self.vectors[name][~buf] = 0.0
+
+    def gate(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, float alive mask) of the concatenation of `names`, in order."""
+        if len(names) == 1:
+            return self.vector(names[0]), self.alive(names[0]).to(self.vector(names[0]).dtype)
+        z = torch.cat([self.vector(n) for n in names])
+        return z, torch.cat([self.alive(n) for n in names]).to(z.dtype)
+
+    def widths(self) -> dict[str, int]:
+        """Alive channel count per group (dense size for never-pruned groups)."""
+        return {n: (int(self.alive(n).sum()) if n in self.vectors else g.size)
+                for n, g in self.groups.items()}
+
+    def keep_indices(self, name: str) -> torch.Tensor:
+        return torch.nonzero(self.alive(name), as_tuple=False).flatten()
