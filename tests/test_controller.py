@@ -1,0 +1,144 @@
+"""Budget targets, the proximal step and the controller's exact landing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coronet.errors import BudgetError
+from coronet.models import get_generator
+from coronet.pruning import (
+    BudgetController,
+    BudgetTarget,
+    ControllerConfig,
+    hypernetize,
+    resolve_budget,
+    soft_threshold_,
+)
+
+floats = st.floats(-10, 10, allow_nan=False, width=32)
+
+
+@given(st.lists(floats, min_size=1, max_size=50), st.floats(0, 5))
+def test_soft_threshold_is_the_l1_proximal_operator(values, amount):
+    z = torch.tensor(values)
+    soft_threshold_(z, amount)
+    v = np.array(values, dtype=np.float32)
+    expected = np.sign(v) * np.maximum(np.abs(v) - np.float32(amount), 0)
+    np.testing.assert_allclose(z.numpy(), expected, rtol=1e-6, atol=1e-6)
+    # it is the argmin of 0.5 (x - v)^2 + amount |x|: no nearby point does better
+    def objective(x):
+        return 0.5 * (x - v) ** 2 + amount * np.abs(x)
+    for delta in (1e-3, -1e-3):
+        assert np.all(objective(z.numpy()) <= objective(z.numpy() + delta) + 1e-5)
+
+
+def _hyper(init="scratch", ngf=8):
+    return hypernetize(get_generator("resnet_9blocks", ngf=ngf), init=init)
+
+
+@pytest.mark.parametrize(("metric", "form", "value", "message"), [
+    ("macs", "ratio", 0.0, "outside"),
+    ("macs", "ratio", -0.2, "outside"),
+    ("macs", "ratio", 1.5, "outside"),
+    ("params", "ratio", 0.001, "below the smallest network"),
+    ("macs", "absolute", 1e12, "above the dense"),
+])
+def test_impossible_targets_are_refused_before_training(metric, form, value, message):
+    cost = _hyper().cost_model((32, 32))
+    with pytest.raises(BudgetError, match=message):
+        resolve_budget(BudgetTarget(metric, **{form: value}), cost, min_channels=4)
+
+
+def test_target_needs_exactly_one_form_and_a_known_metric():
+    with pytest.raises(BudgetError):
+        BudgetTarget("macs")
+    with pytest.raises(BudgetError):
+        BudgetTarget("macs", ratio=0.5, absolute=10)
+    with pytest.raises(BudgetError, match="metric"):
+        BudgetTarget("flops", ratio=0.5)
+
+
+def test_absolute_target_resolves_to_the_same_window_as_its_ratio():
+    cost = _hyper().cost_model((32, 32))
+    dense = cost.macs(cost.dense_widths)
+    a = resolve_budget(BudgetTarget("macs", absolute=0.3 * dense), cost, 4)
+    r = resolve_budget(BudgetTarget("macs", ratio=0.3), cost, 4)
+    assert (a.limit, a.lower) == (r.limit, r.lower)
+    assert r.lower == pytest.approx(0.98 * r.limit, rel=1e-3) and r.limit <= 0.3 * dense
+
+
+def _search(hyper, target, steps, size=32, lr=2e-4, min_channels=2, seed=0, gamma=None):
+    """A short search: L1 regression on random images, proximal step after every Adam step."""
+    g = torch.Generator().manual_seed(seed)
+    cost = hyper.cost_model((size, size))
+    budget = resolve_budget(target, cost, min_channels)
+    ctl = BudgetController(hyper.latents, cost, budget, search_steps=steps, lr=lr,
+                           config=ControllerConfig(min_channels=min_channels, gamma=gamma))
+    opt = torch.optim.Adam(hyper.parameters(), lr=lr, betas=(0.5, 0.999))
+    x = torch.randn(2, 3, size, size, generator=g)
+    y = torch.tanh(torch.randn(2, 3, size, size, generator=g))
+    history = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (hyper(x) - y).abs().mean().backward()
+        opt.step()
+        status = ctl.step(lr)
+        history.append(status.cost)
+        if status.landed:
+            break
+    return ctl, budget, history
+
+
+@pytest.mark.parametrize("init", ["scratch", "dense"])
+def test_search_lands_inside_the_window_for_a_quarter_of_the_macs(init):
+    hyper = _hyper(init)
+    ctl, budget, history = _search(hyper, BudgetTarget("macs", ratio=0.25), steps=200)
+    status = ctl.status()
+    assert status.landed
+    assert 0.98 * 0.25 <= status.ratio <= 0.25
+    assert budget.lower <= status.cost <= budget.limit
+    # the analytic cost of the final widths is the controller's number
+    assert hyper.cost_model((32, 32)).macs(hyper.widths()) == status.cost
+    # pruning only removes channels: the cost never goes back up
+    assert all(b <= a for a, b in zip(history, history[1:]))
+
+
+def test_search_lands_on_a_parameter_target():
+    hyper = _hyper("scratch")
+    ctl, budget, _ = _search(hyper, BudgetTarget("params", ratio=0.4), steps=150)
+    assert ctl.status().landed
+    params = hyper.cost_model((32, 32)).params(hyper.widths())
+    assert 0.98 * 0.4 * budget.dense <= params <= 0.4 * budget.dense
+
+
+def test_search_out_of_time_forces_an_exact_landing():
+    hyper = _hyper("scratch")
+    # an L1 strength far too weak to reach the target in 4 steps: the ranking must do it all
+    ctl, budget, history = _search(hyper, BudgetTarget("macs", ratio=0.3), steps=4, gamma=1e-3)
+    status = ctl.status()
+    assert len(history) == 4 and status.landed and status.forced
+    assert budget.lower <= status.cost <= budget.limit
+
+
+def test_dead_channels_stay_dead_and_groups_keep_their_minimum():
+    hyper = _hyper("scratch")
+    ctl, _, _ = _search(hyper, BudgetTarget("macs", ratio=0.1), steps=120, min_channels=3)
+    assert ctl.status().landed
+    for name, z in hyper.latents.vectors.items():
+        alive = hyper.latents.alive(name)
+        assert int(alive.sum()) >= 3
+        assert torch.all(z[~alive] == 0)
+
+
+def test_controller_state_round_trips():
+    hyper = _hyper("scratch")
+    ctl, _, _ = _search(hyper, BudgetTarget("macs", ratio=0.5), steps=30)
+    state = ctl.state_dict()
+    twin = BudgetController(hyper.latents, ctl.cost_model, ctl.budget, 30, 2e-4, ctl.config)
+    twin.load_state_dict(state)
+    assert twin.state_dict() == state
+    assert twin.status().cost == ctl.status().cost
