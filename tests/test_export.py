@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import TINY, TINY_IDS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from conftest import TINY, TINY_IDS
 from coronet.errors import CheckpointError
 from coronet.eval import count_macs, count_params
 from coronet.models import get_generator, load_generator, save_generator

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_params
 from torch import nn
 
+from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
 from coronet.pruning import HyperConv, LatentVectors, hypernetize
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_params
 
+from conftest import tiny_params
 from coronet.errors import CheckpointError
 from coronet.eval import count_macs, count_params
 from coronet.models import (

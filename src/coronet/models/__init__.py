@@ -8,6 +8,7 @@ from coronet.models.base import (
     list_generators,
     register_generator,
 )
+from coronet.models.io import load_generator, load_reference_state_dict, save_generator
 from coronet.models.layout import (
     RGB_IN,
     RGB_OUT,
@@ -17,7 +18,6 @@ from coronet.models.layout import (
     LatentGroup,
     LayoutBuilder,
 )
-from coronet.models.io import load_generator, load_reference_state_dict, save_generator
 from coronet.models.patchgan import NLayerDiscriminator, get_discriminator
 
 __all__ = [

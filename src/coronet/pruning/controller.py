@@ -179,7 +179,8 @@ class BudgetController:
 
     def state_dict(self) -> dict[str, Any]:
         return {"step_count": self.step_count, "landed": self.landed, "forced": self.forced,
-                "gamma": self.gamma, "held_back": self._held_back, "budget": asdict(self.budget), "config": asdict(self.config)}
+                "gamma": self.gamma, "held_back": self._held_back, "budget": asdict(self.budget),
+                "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step_count = int(state["step_count"])

@@ -1,0 +1,46 @@
+"""Helpers shared by the benchmarks: environment description and JSON output."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+
+import torch
+
+
+def environment() -> dict:
+    return {
+        "device": "cuda:" + torch.cuda.get_device_name() if torch.cuda.is_available() else
+        f"cpu ({platform.processor() or platform.machine()})",
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "coronet": version("coronet"),
+        "python": platform.python_version(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def summary(times: list[float]) -> dict:
+    ordered = sorted(times)
+    return {"median_s": statistics.median(ordered),
+            "p90_s": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+            "min_s": ordered[0], "runs": len(ordered)}
+
+
+def write_result(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def rss_bytes() -> int:
+    """Resident memory of this process now (Linux)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    import os
+
+    return pages * os.sysconf("SC_PAGE_SIZE")

@@ -1,0 +1,1 @@
+"""The `coronet` command line; each subcommand maps flags to one library call."""

@@ -1,0 +1,39 @@
+"""Entry point of the `coronet` command: subcommands, and one clear line for every user error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from coronet.cli import profile_cmd
+from coronet.errors import CoronetError
+
+SUBCOMMANDS = {"profile": profile_cmd}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coronet",
+        description="Compress image-to-image GANs to a budget you choose (CoroNetGAN).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in SUBCOMMANDS.values():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(SUBCOMMANDS[args.command].run(args) or 0)
+    except CoronetError as exc:
+        print(f"coronet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"coronet {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
