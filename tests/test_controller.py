@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coronet.errors import BudgetError
@@ -36,8 +36,8 @@ def test_soft_threshold_is_the_l1_proximal_operator(values, amount):
         assert np.all(objective(z.numpy()) <= objective(z.numpy() + delta) + 1e-5)
 
 
-def _hyper(init="scratch", ngf=8):
-    return hypernetize(get_generator("resnet_9blocks", ngf=ngf), init=init)
+def _hyper(init="scratch", ngf=8, name="resnet_9blocks"):
+    return hypernetize(get_generator(name, ngf=ngf), init=init)
 
 
 @pytest.mark.parametrize(("metric", "form", "value", "message"), [
@@ -93,16 +93,20 @@ def _search(hyper, target, steps, size=32, lr=2e-4, min_channels=2, seed=0, gamm
     return ctl, budget, history
 
 
-@pytest.mark.parametrize("init", ["scratch", "dense"])
-def test_search_lands_inside_the_window_for_a_quarter_of_the_macs(init):
-    hyper = _hyper(init)
-    ctl, budget, history = _search(hyper, BudgetTarget("macs", ratio=0.25), steps=200)
+@pytest.mark.parametrize(("init", "name", "ngf", "size"), [
+    ("scratch", "resnet_9blocks", 8, 32),
+    ("dense", "resnet_9blocks", 8, 32),
+    ("dense", "unet_128", 4, 128),
+])
+def test_search_lands_inside_the_window_for_a_quarter_of_the_macs(init, name, ngf, size):
+    hyper = _hyper(init, ngf, name)
+    ctl, budget, history = _search(hyper, BudgetTarget("macs", ratio=0.25), steps=200, size=size)
     status = ctl.status()
     assert status.landed
     assert 0.98 * 0.25 <= status.ratio <= 0.25
     assert budget.lower <= status.cost <= budget.limit
     # the analytic cost of the final widths is the controller's number
-    assert hyper.cost_model((32, 32)).macs(hyper.widths()) == status.cost
+    assert hyper.cost_model((size, size)).macs(hyper.widths()) == status.cost
     # pruning only removes channels: the cost never goes back up
     assert all(b <= a for a, b in zip(history[:-1], history[1:], strict=True))
 
@@ -142,3 +146,31 @@ def test_controller_state_round_trips():
     twin.load_state_dict(state)
     assert twin.state_dict() == state
     assert twin.status().cost == ctl.status().cost
+
+
+_FORCED = {}
+
+
+@pytest.mark.parametrize(("name", "ngf", "size"), [("resnet_9blocks", 4, 32), ("unet_128", 4, 128)])
+@settings(max_examples=25)
+@given(fraction=st.floats(0.02, 1.0), min_channels=st.sampled_from([1, 2, 4]))
+def test_ranking_alone_lands_any_feasible_target_inside_the_window(name, ngf, size, fraction,
+                                                                   min_channels):
+    if name not in _FORCED:
+        _FORCED[name] = hypernetize(get_generator(name, ngf=ngf))
+    hyper = _FORCED[name]
+    for group in hyper.latents.prunable_names():
+        hyper.latents.alive(group).fill_(True)
+        with torch.no_grad():
+            hyper.latents.vectors[group].normal_()
+    cost = hyper.cost_model((size, size))
+    floor = resolve_budget(BudgetTarget("macs", ratio=1.0), cost, min_channels).floor
+    dense = cost.macs(cost.dense_widths)
+    ratio = floor / dense + fraction * (0.99 - floor / dense)  # strictly above the floor
+    budget = resolve_budget(BudgetTarget("macs", ratio=ratio), cost, min_channels)
+    ctl = BudgetController(hyper.latents, cost, budget, search_steps=1, lr=2e-4,
+                           config=ControllerConfig(min_channels=min_channels, gamma=1e-9))
+    status = ctl.land_now()
+    assert status.cost <= budget.limit  # never over the user's budget
+    assert status.cost >= budget.lower
+    assert all(w >= min(min_channels, hyper.latents.groups[g].size) for g, w in status.widths.items())

@@ -75,7 +75,7 @@ class BudgetController:
         return scale / (lr * self.config.reach_fraction * self.search_steps)
 
     def _current_cost(self) -> int:
-        return self.cost_model.cost(self.budget.metric, self.latents.widths())
+        return self._cost_of(self.latents.widths())
 
     def planned_ratio(self, step: int) -> float:
         progress = min(1.0, step / (self.config.reach_fraction * self.search_steps))
@@ -104,7 +104,10 @@ class BudgetController:
             if self._held_back:
                 self.gamma /= self.config.gamma_factor
             elif self._cost > self.planned_cost(self.step_count):
-                self.gamma *= self.config.gamma_factor
+                # the further behind the plan (in units of 2% of the way), the harder the push
+                lag = (self._cost - self.planned_cost(self.step_count)) / (
+                    self.budget.dense - self.budget.limit)
+                self.gamma *= self.config.gamma_factor ** min(4.0, max(1.0, lag / 0.02))
             self._held_back = False
         return self.status()
 
@@ -124,9 +127,11 @@ class BudgetController:
     def _kill(self, candidates: dict[str, torch.Tensor], floor: float, force: bool) -> bool:
         """Let candidates die, lowest |z| per unit cost first, until within budget.
 
-        No death may take the cost below `floor`; with `force`, if no single death fits, the
-        cheapest one is taken anyway (the result stays under budget). Returns whether a candidate
-        was held back by the floor.
+        No death may take the cost below `floor`, and near the target no death may make an exact
+        landing unreachable (the lookahead of `_can_land`). With `force`, if no ranked death is
+        possible, the landing finishes by the lookahead's own greedy, and if even that cannot hit
+        the window, by the cheapest deaths (the result stays under budget). Returns whether a
+        candidate was held back by the floor or the lookahead.
         """
         queues: dict[str, list[int]] = {}
         for name, mask in candidates.items():
@@ -135,33 +140,24 @@ class BudgetController:
                 order = self.latents.vectors[name].detach()[idx].abs().argsort(stable=True)
                 queues[name] = idx[order].tolist()
         widths = self.latents.widths()
-        cost = self.cost_model.cost(self.budget.metric, widths)
+        cost = self._cost_of(widths)
         dead: dict[str, list[int]] = {name: [] for name in queues}
         held_back = False
-        while cost > self.budget.limit and queues:
-            best, best_score, best_saving, smallest = None, None, 0, None
-            for name, queue in list(queues.items()):
-                if not queue or widths[name] <= self.config.min_channels:
-                    queues.pop(name)
-                    continue
-                widths[name] -= 1
-                saving = cost - self.cost_model.cost(self.budget.metric, widths)
-                widths[name] += 1
-                if smallest is None or saving < smallest[1]:
-                    smallest = (name, saving)
-                if cost - saving < floor:
-                    held_back = True
-                    continue  # would run ahead of the plan or below the landing window
-                score = abs(float(self.latents.vectors[name][queue[0]])) / max(saving, 1)
-                if best_score is None or score < best_score:
-                    best, best_score, best_saving = name, score, saving
-            if best is None:
-                if not force or smallest is None:
-                    break
-                best, best_saving = smallest  # no single death fits: stay under budget anyway
-            dead[best].append(queues[best].pop(0))
-            widths[best] -= 1
-            cost -= best_saving
+        while cost > self.budget.limit:
+            for name in [n for n, q in queues.items() if not q or widths[n] <= self._minimum(n)]:
+                queues.pop(name)
+            if not queues:
+                break
+            savings = {name: self._saving(widths, name, cost) for name in queues}
+            choice, blocked = self._ranked_death(queues, savings, widths, cost, floor)
+            held_back |= blocked
+            if choice is None and force:
+                choice = self._fitting_death(savings, cost) or min(savings, key=savings.get)
+            if choice is None:
+                break
+            dead[choice].append(queues[choice].pop(0))
+            widths[choice] -= 1
+            cost -= savings[choice]
         for name, indices in dead.items():
             if indices:
                 mask = self.latents.alive(name).clone()
@@ -172,6 +168,60 @@ class BudgetController:
             z[~self.latents.alive(name)] = 0.0
         self._cost = self._current_cost()
         return held_back
+
+    def _ranked_death(self, queues: dict[str, list[int]], savings: dict[str, int],
+                      widths: dict[str, int], cost: int, floor: float) -> tuple[str | None, bool]:
+        """The group whose weakest candidate has the lowest |z| per unit saved and may die now."""
+        blocked = False
+        scored = []
+        for name, queue in queues.items():
+            if cost - savings[name] < floor:
+                blocked = True  # would run ahead of the plan or below the landing window
+                continue
+            z = abs(float(self.latents.vectors[name][queue[0]]))
+            scored.append((z / max(savings[name], 1), name))
+        zone = 4 * max(savings.values())
+        for _, name in sorted(scored):
+            after = cost - savings[name]
+            if after > self.budget.limit and after - self.budget.limit <= zone:
+                widths[name] -= 1
+                landable = self._can_land(widths, after)
+                widths[name] += 1
+                if not landable:
+                    blocked = True
+                    continue
+            return name, blocked
+        return None, blocked
+
+    def _can_land(self, widths: dict[str, int], cost: int) -> bool:
+        """Whether deaths among the alive channels can still end inside the window."""
+        widths = dict(widths)
+        while cost > self.budget.limit:
+            groups = [n for n in self.latents.vectors if widths[n] > self._minimum(n)]
+            savings = {n: self._saving(widths, n, cost) for n in groups}
+            name = self._fitting_death(savings, cost)
+            if name is None:
+                return False
+            widths[name] -= 1
+            cost -= savings[name]
+        return True
+
+    def _fitting_death(self, savings: dict[str, int], cost: int) -> str | None:
+        """The largest saving that keeps the cost inside or above the window (coins, largest first)."""
+        fitting = [(s, n) for n, s in savings.items() if cost - s >= self.budget.lower]
+        return max(fitting)[1] if fitting else None
+
+    def _saving(self, widths: dict[str, int], name: str, cost: int) -> int:
+        widths[name] -= 1
+        saving = cost - self._cost_of(widths)
+        widths[name] += 1
+        return saving
+
+    def _minimum(self, name: str) -> int:
+        return min(self.config.min_channels, self.latents.groups[name].size)
+
+    def _cost_of(self, widths: dict[str, int]) -> int:
+        return self.cost_model.cost(self.budget.metric, widths)
 
     def status(self) -> ControllerStatus:
         return ControllerStatus(self.step_count, self._cost, self._cost / self.budget.dense,
