@@ -1,0 +1,125 @@
+"""Build what a run needs from its config: datasets, networks, objective, budgets.
+
+Reference defaults that depend on the model are resolved here, once: Pix2Pix uses vanilla GAN
+loss, a BatchNorm conditional PatchGAN (6 input channels) and dropout in U-Net generators;
+CycleGAN uses LSGAN and InstanceNorm discriminators on 3 channels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from torch import nn
+
+from coronet.config import RunConfig
+from coronet.data import TransformConfig, make_dataset
+from coronet.errors import ConfigError
+from coronet.gan.image_pool import ImagePool
+from coronet.gan.losses import GAN_MODES
+from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
+from coronet.models import Generator, get_discriminator, get_generator, load_reference_state_dict
+from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
+
+MODELS = ("pix2pix", "cyclegan")
+
+
+def generator_names(cfg: RunConfig) -> tuple[str, ...]:
+    return ("G",) if cfg.train.model == "pix2pix" else ("G_A", "G_B")
+
+
+def resolve_defaults(cfg: RunConfig) -> RunConfig:
+    """Fill the model-dependent `None`s with the reference's choices and check the values."""
+    t, m = cfg.train, cfg.model
+    if t.model not in MODELS:
+        raise ConfigError(f"--model must be one of {MODELS} (got {t.model!r})")
+    pix2pix = t.model == "pix2pix"
+    if t.gan_mode is None:
+        t.gan_mode = "vanilla" if pix2pix else "lsgan"
+    if t.gan_mode not in GAN_MODES:
+        raise ConfigError(f"gan_mode must be one of {GAN_MODES} (got {t.gan_mode!r})")
+    if m.use_dropout is None:
+        m.use_dropout = pix2pix and m.netG.startswith("unet")
+    if m.normD is None:
+        m.normD = "batch" if pix2pix else "instance"
+    if cfg.data.batch_size < 1:
+        raise ConfigError("batch_size must be >= 1")
+    for name in ("search_steps", "finetune_steps", "decay_steps"):
+        if getattr(t, name) < 0:
+            raise ConfigError(f"train.{name} must be >= 0")
+    return cfg
+
+
+def transform_config(cfg: RunConfig) -> TransformConfig:
+    d = cfg.data
+    return TransformConfig(d.load_size, d.crop_size, d.preprocess, d.flip)
+
+
+def make_datasets(cfg: RunConfig):
+    paired = cfg.train.model == "pix2pix"
+    tf = transform_config(cfg)
+    d = cfg.data
+    train = make_dataset(d.dataroot, paired, "train", d.direction, tf, cfg.train.seed,
+                         d.skip_bad_images, length=d.max_train_items)
+    if d.max_train_items is not None and hasattr(train, "paths"):
+        train.paths = train.paths[: d.max_train_items]
+    try:
+        test = make_dataset(d.dataroot, paired, "test", d.direction, tf, cfg.train.seed,
+                            d.skip_bad_images)
+    except Exception:  # noqa: BLE001 - no test split: show samples from training images
+        test = make_dataset(d.dataroot, paired, "train", d.direction, replace(tf, flip=False),
+                            cfg.train.seed, d.skip_bad_images)
+    return train, test
+
+
+def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> None:
+    """Turn epoch counts (if given) into steps, in place."""
+    t = cfg.train
+    for unit in ("search", "finetune", "decay"):
+        epochs = getattr(t, f"{unit}_epochs")
+        if epochs is not None:
+            setattr(t, f"{unit}_steps", int(math.ceil(epochs * steps_per_epoch)))
+
+
+def dense_generator(cfg: RunConfig, which: str) -> Generator:
+    m = cfg.model
+    kwargs = {"ngf": m.ngf, "use_dropout": bool(m.use_dropout)}
+    if m.norm is not None:
+        kwargs["norm"] = m.norm
+    g = get_generator(m.netG, **kwargs)
+    source = m.init_from_B if which == "G_B" else m.init_from
+    if source:
+        load_reference_state_dict(g, source)
+    return g
+
+
+def discriminators(cfg: RunConfig) -> dict[str, nn.Module]:
+    m = cfg.model
+    if cfg.train.model == "pix2pix":
+        return {"D": get_discriminator(m.netD, input_nc=6, ndf=m.ndf, norm=m.normD)}
+    return {name: get_discriminator(m.netD, input_nc=3, ndf=m.ndf, norm=m.normD)
+            for name in ("D_A", "D_B")}
+
+
+def objective(cfg: RunConfig, generators: dict[str, nn.Module], discs: dict[str, nn.Module],
+              pools: dict[str, ImagePool]):
+    t = cfg.train
+    if t.model == "pix2pix":
+        return Pix2PixObjective(generators["G"], discs["D"], t.gan_mode, t.lambda_L1)
+    return CycleGANObjective(generators["G_A"], generators["G_B"], discs["D_A"], discs["D_B"],
+                             pools["A"], pools["B"], t.gan_mode, t.lambda_cycle, t.lambda_cycle,
+                             t.lambda_identity)
+
+
+def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:
+    p = cfg.prune
+    own_ratio = which == "G_B" and p.ratio_B is not None
+    absolute = None if own_ratio else p.absolute
+    ratio = None if absolute is not None else (p.ratio_B if own_ratio else p.ratio)
+    target = BudgetTarget(p.metric, ratio=ratio, absolute=absolute)
+    return resolve_budget(target, cost_model, p.min_channels, p.tolerance)
+
+
+def controller_config(cfg: RunConfig) -> ControllerConfig:
+    p = cfg.prune
+    return ControllerConfig(p.threshold, p.min_channels, p.reach_fraction, p.check_every, p.gamma)

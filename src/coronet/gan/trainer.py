@@ -1,0 +1,352 @@
+"""The training loop behind `coronet compress` and `coronet train`.
+
+compress: search (hyper-generators; after every generator step each controller takes its
+proximal step) -> export (plain compact generators, checked against the masked hyper-models)
+-> fine-tune (the compact generators, fresh Adam, linear LR decay) -> done.
+train (dense baseline): one phase with the same data, losses and schedule.
+Every `checkpoint_every` steps and at every phase change the whole state is checkpointed
+atomically; `Trainer.resume` continues bit-for-bit on the CPU with deterministic settings.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from coronet.config import RunConfig, from_dict
+from coronet.gan import setup
+from coronet.gan.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from coronet.gan.distributed import DistContext
+from coronet.gan.image_pool import ImagePool
+from coronet.gan.logger import RunLogger
+from coronet.gan.schedule import learning_rate
+from coronet.models import get_generator, save_generator
+from coronet.gan.objectives import Pix2PixObjective
+from coronet.pruning import BudgetController, CostModel, hypernetize, materialize
+
+SAMPLES = 4
+
+
+class Trainer:
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, compress: bool = True,
+                 dist: DistContext | None = None) -> None:
+        self.cfg = setup.resolve_defaults(cfg)
+        self.run_dir = Path(run_dir)
+        self.compress = compress
+        self.dist = dist or DistContext()
+        self.device = torch.device(cfg.train.device)
+        torch.manual_seed(cfg.train.seed)
+        torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
+        self.train_set, self.test_set = setup.make_datasets(cfg)
+        per_rank = math.ceil(len(self.train_set) / self.dist.world)
+        self.steps_per_epoch = max(1, math.ceil(per_rank / cfg.data.batch_size))
+        setup.steps_from_epochs(cfg, self.steps_per_epoch)
+        self.names = setup.generator_names(cfg)
+        self.generators: dict[str, nn.Module] = {}
+        self.controllers: dict[str, BudgetController] = {}
+        self.cost_models = {}
+        size = (cfg.data.crop_size, cfg.data.crop_size)
+        for name in self.names:
+            dense = setup.dense_generator(cfg, name)
+            if compress:
+                hyper = hypernetize(dense, cfg.model.embedding_dim,
+                                    init="dense" if self._init_source(name) else "scratch")
+                cost = hyper.cost_model(size)
+                budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
+                self.controllers[name] = BudgetController(
+                    hyper.latents, cost, budget, cfg.train.search_steps, cfg.train.lr,
+                    setup.controller_config(cfg))
+                self.generators[name] = hyper
+            else:
+                self.generators[name] = dense
+                cost = CostModel(dense, size)
+            self.cost_models[name] = cost
+        self.discriminators = setup.discriminators(cfg)
+        self.pools = {side: ImagePool(cfg.train.pool_size, seed=cfg.train.seed + i)
+                      for i, side in enumerate("AB")}
+        self._to_device()
+        self.dist.broadcast_modules(list(self.generators.values()) + list(self.discriminators.values()))
+        self._build_optimizers()
+        self.objective = setup.objective(cfg, self.generators, self.discriminators, self.pools)
+        self.phase = "search" if compress else "train"
+        self.step = self.phase_step = self.epoch = self.batch_in_epoch = 0
+        self.timing: dict[str, float] = {"search_s": 0.0, "export_s": 0.0, "finetune_s": 0.0,
+                                         "train_s": 0.0}
+        self.steps_done: dict[str, int] = {"search": 0, "finetune": 0, "train": 0}
+        self.history: list[dict[str, Any]] = []
+        self.exports: dict[str, dict[str, Any]] = {}
+        self.logger: RunLogger | None = None
+        self.sample_batch = self._fixed_batch(self.test_set)
+
+    # ----------------------------------------------------------------- building blocks
+    def _init_source(self, name: str) -> str | None:
+        m = self.cfg.model
+        return m.init_from_B if name == "G_B" else m.init_from
+
+    def _to_device(self) -> None:
+        for module in list(self.generators.values()) + list(self.discriminators.values()):
+            module.to(self.device)
+
+    def _adam(self, params) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        fused = self.device.type in ("cpu", "cuda")
+        return torch.optim.Adam(params, lr=t.lr, betas=(t.beta1, 0.999), fused=fused)
+
+    def _build_optimizers(self) -> None:
+        self.opt_G = self._adam([p for g in self.generators.values() for p in g.parameters()])
+        self.opt_D = self._adam([p for d in self.discriminators.values() for p in d.parameters()])
+
+    def _fixed_batch(self, dataset) -> dict[str, torch.Tensor]:
+        items = [dataset[i] for i in range(min(SAMPLES, len(dataset)))]
+        return {k: torch.stack([it[k] for it in items]) for k in ("A", "B")}
+
+    def _phase_length(self) -> int:
+        t = self.cfg.train
+        return {"search": t.search_steps, "finetune": t.finetune_steps,
+                "train": t.finetune_steps}[self.phase]
+
+    def _lr(self) -> float:
+        t = self.cfg.train
+        return learning_rate(t.lr, self.phase, self.phase_step, self._phase_length(), t.decay_steps)
+
+    # ----------------------------------------------------------------- data
+    def _epoch_indices(self, epoch: int) -> list[int]:
+        g = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
+        order = torch.randperm(len(self.train_set), generator=g).tolist()
+        return order[self.dist.rank::self.dist.world]
+
+    def _batches(self):
+        """Endless batches; resumes at (epoch, batch_in_epoch)."""
+        bs = self.cfg.data.batch_size
+        while True:
+            self.train_set.set_epoch(self.epoch)
+            indices = self._epoch_indices(self.epoch)
+            chunks = [indices[i:i + bs] for i in range(0, len(indices), bs)]
+            loader = torch.utils.data.DataLoader(
+                torch.utils.data.Subset(self.train_set, [i for c in chunks[self.batch_in_epoch:] for i in c]),
+                batch_size=bs, shuffle=False, num_workers=self.cfg.data.num_workers)
+            for batch in loader:
+                self.batch_in_epoch += 1
+                yield batch
+            self.epoch += 1
+            self.batch_in_epoch = 0
+
+    # ----------------------------------------------------------------- one step
+    def _train_step(self, batch: dict) -> dict[str, float]:
+        batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
+        lr = self._lr()
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        obj = self.objective
+        fakes = obj.forward(batch)
+        if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
+            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D", self.discriminators)
+            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G", self.generators)
+        else:
+            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G", self.generators)
+            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D", self.discriminators)
+        if self.phase == "search":
+            for ctl in self.controllers.values():
+                ctl.step(lr)
+        self.dist.broadcast_buffers(list(self.generators.values()) + list(self.discriminators.values()))
+        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
+
+    def _optimize(self, opt, losses: dict[str, torch.Tensor], total: str, nets: dict) -> dict[str, float]:
+        opt.zero_grad(set_to_none=True)
+        losses[total].backward()
+        self.dist.average_gradients(p for n in nets.values() for p in n.parameters())
+        opt.step()
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    # ----------------------------------------------------------------- phases
+    def run(self) -> dict[str, Any]:
+        """Train to the end (from wherever the state is) and return the run summary."""
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
+        batches = self._batches()
+        total = self.cfg.train.search_steps + self.cfg.train.finetune_steps if self.compress \
+            else self.cfg.train.finetune_steps
+        bar = tqdm(total=total, initial=self.step, desc=f"coronet {self.phase}", unit="step",
+                   disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=2.0)
+        try:
+            while self.phase != "done":
+                if self.phase == "search" and (self._landed() or self.phase_step >= self.cfg.train.search_steps):
+                    self._export()
+                    bar.total = self.step + self.cfg.train.finetune_steps
+                    continue
+                if self.phase in ("finetune", "train") and self.phase_step >= self.cfg.train.finetune_steps:
+                    self._enter("done")
+                    continue
+                start = time.perf_counter()
+                values = self._train_step(next(batches))
+                self.timing[f"{self.phase}_s"] += time.perf_counter() - start
+                self.step += 1
+                self.phase_step += 1
+                self.steps_done[self.phase] += 1
+                self._after_step(values)
+                bar.update(1)
+                if not bar.desc.endswith(self.phase):
+                    bar.set_description(f"coronet {self.phase}")
+        finally:
+            bar.close()
+            self.logger.close()
+        return self.summary()
+
+    def _landed(self) -> bool:
+        return all(ctl.landed for ctl in self.controllers.values())
+
+    def _after_step(self, values: dict[str, float]) -> None:
+        t = self.cfg.train
+        if self.compress and self.phase == "search":
+            point = {"step": self.step}
+            for name, ctl in self.controllers.items():
+                status = ctl.status()
+                values[f"{self.cfg.prune.metric}_ratio/{name}"] = status.ratio
+                values[f"gamma/{name}"] = status.gamma
+                for group, width in status.widths.items():
+                    if group in ctl.latents.vectors:
+                        values[f"alive/{name}/{group}"] = width
+                point[name] = status.ratio
+            self.history.append(point)
+        if self.step % t.log_every == 0 or self.step == 1:
+            self.logger.scalars(self.step, values, self.phase)
+        if t.sample_every and self.step % t.sample_every == 0:
+            self.logger.image(self.step, "samples", self.sample_grid())
+        if t.checkpoint_every and self.step % t.checkpoint_every == 0:
+            self.save()
+
+    def _enter(self, phase: str) -> None:
+        self.phase, self.phase_step = phase, 0
+        self.save()
+
+    @torch.no_grad()
+    def _export(self) -> None:
+        """Search -> fine-tune: materialize each generator and check it against its hyper-model."""
+        start = time.perf_counter()
+        for name in self.names:
+            hyper = self.generators[name]
+            status = self.controllers[name].status()
+            if not self.dist.same_on_all_ranks(status.widths):
+                raise RuntimeError("pruning decisions differ between ranks")
+            compact = materialize(hyper).to(self.device)
+            x = self.sample_batch["B" if name == "G_B" else "A"].to(self.device)
+            hyper.eval()
+            compact.eval()
+            diff = float((compact(x) - hyper(x)).abs().max())
+            compact.train()
+            cost = self.cost_models[name]
+            widths = compact.widths
+            self.exports[name] = {
+                "widths": widths, "export_max_abs_diff": diff,
+                "macs": cost.macs(widths), "params": cost.params(widths),
+                "achieved_ratio": status.ratio, "forced_landing": status.forced,
+                "search_steps": self.phase_step,
+            }
+            if self.dist.is_main:
+                save_generator(compact, self.run_dir / "searched" / name)
+            self.generators[name] = compact
+        self.objective = setup.objective(self.cfg, self.generators, self.discriminators, self.pools)
+        self.opt_G = self._adam([p for g in self.generators.values() for p in g.parameters()])
+        self.timing["export_s"] += time.perf_counter() - start
+        self._enter("finetune")
+
+    # ----------------------------------------------------------------- outputs
+    @torch.no_grad()
+    def sample_grid(self) -> np.ndarray:
+        """Rows: input | output | target, for the fixed sample images (uint8 HWC)."""
+        from coronet.data import to_uint8
+
+        rows = []
+        for name in self.names:
+            g = self.generators[name]
+            src, tgt = ("B", "A") if name == "G_B" else ("A", "B")
+            was = g.training
+            g.eval()
+            out = g(self.sample_batch[src].to(self.device)).cpu()
+            g.train(was)
+            for i in range(out.shape[0]):
+                rows.append(np.concatenate([to_uint8(self.sample_batch[src][i]), to_uint8(out[i]),
+                                            to_uint8(self.sample_batch[tgt][i])], axis=1))
+        return np.concatenate(rows, axis=0)
+
+    def final_generators(self) -> dict[str, nn.Module]:
+        return dict(self.generators)
+
+    def summary(self) -> dict[str, Any]:
+        return {"phase": self.phase, "step": self.step, "timing": dict(self.timing),
+                "steps": dict(self.steps_done), "exports": self.exports}
+
+    # ----------------------------------------------------------------- checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        gens = {}
+        for name, g in self.generators.items():
+            kind = "hyper" if self.phase == "search" else ("compact" if self.compress else "dense")
+            widths = g.widths() if kind == "hyper" else g.widths
+            gens[name] = {"kind": kind, "widths": widths, "state": g.state_dict()}
+        state = {
+            "config": self.cfg.to_dict(), "compress": self.compress, "phase": self.phase,
+            "step": self.step, "phase_step": self.phase_step, "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch, "generators": gens,
+            "discriminators": {n: d.state_dict() for n, d in self.discriminators.items()},
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "controllers": {n: c.state_dict() for n, c in self.controllers.items()},
+            "pools": {n: p.state_dict() for n, p in self.pools.items()},
+            "rng": torch.get_rng_state(), "timing": dict(self.timing),
+            "steps_done": dict(self.steps_done), "history": list(self.history),
+            "exports": self.exports,
+        }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def save(self) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.run_dir / LATEST, self.state_dict())
+        self.dist.barrier()
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, dist: DistContext | None = None,
+               device: str | None = None) -> Trainer:
+        run_dir = Path(run_dir)
+        state = load_checkpoint(run_dir / LATEST)
+        cfg = from_dict(state["config"])
+        if device is not None:
+            cfg.train.device = device
+        trainer = cls(cfg, run_dir, compress=state["compress"], dist=dist)
+        trainer.load_state_dict(state)
+        return trainer
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.phase, self.step, self.phase_step = state["phase"], state["step"], state["phase_step"]
+        self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
+        for name, ctl_state in state["controllers"].items():
+            self.controllers[name].load_state_dict(ctl_state)
+        if self.compress and self.phase != "search":
+            for name, saved in state["generators"].items():
+                g = get_generator(self.generators[name].spec.name, widths=saved["widths"],
+                                  **self.generators[name].spec.kwargs)
+                self.generators[name] = g.to(self.device)
+            self.objective = setup.objective(self.cfg, self.generators, self.discriminators, self.pools)
+            self._build_optimizers()
+        for name, saved in state["generators"].items():
+            self.generators[name].load_state_dict(saved["state"])
+        for name, d_state in state["discriminators"].items():
+            self.discriminators[name].load_state_dict(d_state)
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        for name, p_state in state["pools"].items():
+            self.pools[name].load_state_dict(p_state)
+        torch.set_rng_state(state["rng"])
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        self.timing.update(state["timing"])
+        self.steps_done.update(state["steps_done"])
+        self.history = list(state["history"])
+        self.exports = dict(state["exports"])
