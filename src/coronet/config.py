@@ -113,7 +113,7 @@ def _merge(obj: Any, data: dict[str, Any], prefix: str) -> None:
     names = {f.name for f in fields(obj)}
     for key, value in (data or {}).items():
         if key not in names:
-            raise ConfigError(f"unknown config key {prefix}{key!r}; valid: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config key '{prefix}{key}'; valid: {', '.join(sorted(names))}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
@@ -124,7 +124,7 @@ def _merge(obj: Any, data: dict[str, Any], prefix: str) -> None:
 
 
 def _coerce(value: Any, hint: Any, name: str) -> Any:
-    text = str(hint)
+    text = hint.__name__ if isinstance(hint, type) else str(hint)
     if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
         if "None" in text:
             return None
@@ -144,8 +144,10 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
         if "float" in text:
             return float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a valid {text.replace('typing.', '')}") from None
-    return value if not isinstance(value, (int, float)) or "str" not in text else str(value)
+        raise ConfigError(f"{name}={value!r} is not a valid {text}") from None
+    if "str" in text and not isinstance(value, str):
+        return str(value)
+    return value
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:

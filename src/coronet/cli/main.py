@@ -6,10 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from coronet.cli import profile_cmd
+from coronet.cli import compress_cmd, profile_cmd, translate_cmd
 from coronet.errors import CoronetError
 
-SUBCOMMANDS = {"profile": profile_cmd}
+SUBCOMMANDS = {"compress": compress_cmd, "profile": profile_cmd, "translate": translate_cmd}
+
+
+COMMANDS = {**SUBCOMMANDS, "train": compress_cmd}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="coronet",
         description="Compress image-to-image GANs to a budget you choose (CoroNetGAN).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in SUBCOMMANDS.values():
+    for module in dict.fromkeys(SUBCOMMANDS.values()):
         module.add_parser(sub)
     return parser
 
@@ -26,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(SUBCOMMANDS[args.command].run(args) or 0)
+        return int(COMMANDS[args.command].run(args) or 0)
     except CoronetError as exc:
         print(f"coronet {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ MODELS = ("pix2pix", "cyclegan")
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
-    return ("G",) if cfg.train.model == "pix2pix" else ("G_A", "G_B")
+    return ("G_A",) if cfg.train.model == "pix2pix" else ("G_A", "G_B")  # G_A: A -> B in both
 
 
 def resolve_defaults(cfg: RunConfig) -> RunConfig:
@@ -105,7 +105,7 @@ def objective(cfg: RunConfig, generators: dict[str, nn.Module], discs: dict[str,
               pools: dict[str, ImagePool]):
     t = cfg.train
     if t.model == "pix2pix":
-        return Pix2PixObjective(generators["G"], discs["D"], t.gan_mode, t.lambda_L1)
+        return Pix2PixObjective(generators["G_A"], discs["D"], t.gan_mode, t.lambda_L1)
     return CycleGANObjective(generators["G_A"], generators["G_B"], discs["D_A"], discs["D_B"],
                              pools["A"], pools["B"], t.gan_mode, t.lambda_cycle, t.lambda_cycle,
                              t.lambda_identity)

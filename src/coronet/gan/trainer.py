@@ -26,9 +26,9 @@ from coronet.gan.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
+from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
 from coronet.models import get_generator, save_generator
-from coronet.gan.objectives import Pix2PixObjective
 from coronet.pruning import BudgetController, CostModel, hypernetize, materialize
 
 SAMPLES = 4

@@ -66,5 +66,5 @@ def resolve_budget(target: BudgetTarget, cost_model: CostModel, min_channels: in
             f"target of {limit:,} {unit} (ratio {limit / dense:.4f}) is below the smallest network "
             f"this generator can become: {floor:,} {unit} (ratio {floor / dense:.4f}) with every "
             f"prunable group at {min_channels} channels and the RGB layers intact. Raise the "
-            f"target or lower the minimum channel count.")
+            f"target or lower the minimum channel count (prune.min_channels).")
     return Budget(target.metric, dense, limit, math.ceil((1.0 - tolerance) * wanted), floor)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from coronet.pruning.budget import Budget
@@ -64,6 +65,11 @@ class BudgetController:
         self.landed = False
         self.forced = False
         self._held_back = False
+        names = cost_model.group_names
+        self._prunable = np.array([n in latents.vectors for n in names])
+        self._floor_width = np.array([min(self.config.min_channels, latents.groups[n].size)
+                                      if n in latents.vectors else latents.groups[n].size
+                                      for n in names], dtype=np.int64)
         self.gamma = self.config.gamma if self.config.gamma is not None else self._initial_gamma(lr)
         self._cost = self._current_cost()
         if self._cost <= budget.limit:  # a target of 1.0 (or the dense model already fits)
@@ -74,8 +80,6 @@ class BudgetController:
         scale = float(zs.median()) if zs.numel() else 1.0
         return scale / (lr * self.config.reach_fraction * self.search_steps)
 
-    def _current_cost(self) -> int:
-        return self._cost_of(self.latents.widths())
 
     def planned_ratio(self, step: int) -> float:
         progress = min(1.0, step / (self.config.reach_fraction * self.search_steps))
@@ -139,25 +143,30 @@ class BudgetController:
             if idx.numel():
                 order = self.latents.vectors[name].detach()[idx].abs().argsort(stable=True)
                 queues[name] = idx[order].tolist()
-        widths = self.latents.widths()
-        cost = self._cost_of(widths)
+        cm, metric, at = self.cost_model, self.budget.metric, self.cost_model.index
+        w = cm.vector(self.latents.widths())
+        cost = cm.cost_vector(metric, w)
         dead: dict[str, list[int]] = {name: [] for name in queues}
         held_back = False
         while cost > self.budget.limit:
-            for name in [n for n, q in queues.items() if not q or widths[n] <= self._minimum(n)]:
+            for name in [n for n, q in queues.items() if not q or w[at[n]] <= self._floor_width[at[n]]]:
                 queues.pop(name)
             if not queues:
                 break
-            savings = {name: self._saving(widths, name, cost) for name in queues}
-            choice, blocked = self._ranked_death(queues, savings, widths, cost, floor)
+            savings = cm.savings_vector(metric, w)
+            choice, blocked = self._ranked_death(queues, savings, w, cost, floor)
             held_back |= blocked
             if choice is None and force:
-                choice = self._fitting_death(savings, cost) or min(savings, key=savings.get)
+                j = self._fitting_death(savings, w, cost)
+                if j is None:  # no death fits the window: the cheapest, to stay under budget
+                    allowed = [at[n] for n in queues]
+                    j = min(allowed, key=lambda k: savings[k])
+                choice = cm.group_names[j]
             if choice is None:
                 break
             dead[choice].append(queues[choice].pop(0))
-            widths[choice] -= 1
-            cost -= savings[choice]
+            w[at[choice]] -= 1
+            cost -= int(savings[at[choice]])
         for name, indices in dead.items():
             if indices:
                 mask = self.latents.alive(name).clone()
@@ -169,59 +178,53 @@ class BudgetController:
         self._cost = self._current_cost()
         return held_back
 
-    def _ranked_death(self, queues: dict[str, list[int]], savings: dict[str, int],
-                      widths: dict[str, int], cost: int, floor: float) -> tuple[str | None, bool]:
+    def _ranked_death(self, queues: dict[str, list[int]], savings: np.ndarray, w: np.ndarray,
+                      cost: int, floor: float) -> tuple[str | None, bool]:
         """The group whose weakest candidate has the lowest |z| per unit saved and may die now."""
+        at = self.cost_model.index
         blocked = False
         scored = []
         for name, queue in queues.items():
-            if cost - savings[name] < floor:
+            saving = int(savings[at[name]])
+            if cost - saving < floor:
                 blocked = True  # would run ahead of the plan or below the landing window
                 continue
             z = abs(float(self.latents.vectors[name][queue[0]]))
-            scored.append((z / max(savings[name], 1), name))
-        zone = 4 * max(savings.values())
+            scored.append((z / max(saving, 1), name))
+        zone = 4 * int(savings[self._prunable].max())
         for _, name in sorted(scored):
-            after = cost - savings[name]
+            after = cost - int(savings[at[name]])
             if after > self.budget.limit and after - self.budget.limit <= zone:
-                widths[name] -= 1
-                landable = self._can_land(widths, after)
-                widths[name] += 1
+                w[at[name]] -= 1
+                landable = self._can_land(w, after)
+                w[at[name]] += 1
                 if not landable:
                     blocked = True
                     continue
             return name, blocked
         return None, blocked
 
-    def _can_land(self, widths: dict[str, int], cost: int) -> bool:
+    def _can_land(self, w: np.ndarray, cost: int) -> bool:
         """Whether deaths among the alive channels can still end inside the window."""
-        widths = dict(widths)
+        w = w.copy()
         while cost > self.budget.limit:
-            groups = [n for n in self.latents.vectors if widths[n] > self._minimum(n)]
-            savings = {n: self._saving(widths, n, cost) for n in groups}
-            name = self._fitting_death(savings, cost)
-            if name is None:
+            savings = self.cost_model.savings_vector(self.budget.metric, w)
+            j = self._fitting_death(savings, w, cost)
+            if j is None:
                 return False
-            widths[name] -= 1
-            cost -= savings[name]
+            w[j] -= 1
+            cost -= int(savings[j])
         return True
 
-    def _fitting_death(self, savings: dict[str, int], cost: int) -> str | None:
-        """The largest saving that keeps the cost inside or above the window (coins, largest first)."""
-        fitting = [(s, n) for n, s in savings.items() if cost - s >= self.budget.lower]
-        return max(fitting)[1] if fitting else None
+    def _fitting_death(self, savings: np.ndarray, w: np.ndarray, cost: int) -> int | None:
+        """Index of the largest saving that keeps the cost inside or above the window."""
+        allowed = self._prunable & (w > self._floor_width) & (cost - savings >= self.budget.lower)
+        if not allowed.any():
+            return None
+        return int(np.where(allowed, savings, -1).argmax())
 
-    def _saving(self, widths: dict[str, int], name: str, cost: int) -> int:
-        widths[name] -= 1
-        saving = cost - self._cost_of(widths)
-        widths[name] += 1
-        return saving
-
-    def _minimum(self, name: str) -> int:
-        return min(self.config.min_channels, self.latents.groups[name].size)
-
-    def _cost_of(self, widths: dict[str, int]) -> int:
-        return self.cost_model.cost(self.budget.metric, widths)
+    def _current_cost(self) -> int:
+        return self.cost_model.cost(self.budget.metric, self.latents.widths())
 
     def status(self) -> ControllerStatus:
         return ControllerStatus(self.step_count, self._cost, self._cost / self.budget.dense,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -79,30 +80,48 @@ class CostModel:
                                  for p in m.parameters(recurse=False))
         self.dense_widths = self.layout.dense_widths()
 
-    def macs(self, widths: Mapping[str, int]) -> int:
-        total = 0
+        # cost(w) = w^T A w + b^T w + c exactly (integers), with w the widths in layout order
+        self.group_names = [g.name for g in self.layout.groups]
+        self.index = {name: i for i, name in enumerate(self.group_names)}
+        self._forms = {"macs": self._quadratic_form("macs"), "params": self._quadratic_form("params")}
+
+    def _quadratic_form(self, metric: str) -> tuple[np.ndarray, np.ndarray, int]:
+        n = len(self.group_names)
+        quad, lin = np.zeros((n, n), dtype=np.int64), np.zeros(n, dtype=np.int64)
+        const = self._fixed_params if metric == "params" else 0
         for t in self._convs:
-            total += t.macs_coef * widths[t.out_group] * sum(widths[g] for g in t.in_groups)
-        for o in self._ops:
-            total += o.macs_coef * sum(widths[g] for g in o.groups)
-        return total
+            o = self.index[t.out_group]
+            for g in t.in_groups:
+                quad[o, self.index[g]] += t.macs_coef if metric == "macs" else t.params_coef
+            if metric == "params" and t.bias:
+                lin[o] += 1
+        for op in self._ops:
+            for g in op.groups:
+                lin[self.index[g]] += op.macs_coef if metric == "macs" else op.params_coef
+        return quad, lin, const
+
+    def vector(self, widths: Mapping[str, int]) -> np.ndarray:
+        return np.array([widths[name] for name in self.group_names], dtype=np.int64)
+
+    def cost_vector(self, metric: str, w: np.ndarray) -> int:
+        quad, lin, const = self._forms[metric]
+        return int(w @ quad @ w + lin @ w + const)
+
+    def savings_vector(self, metric: str, w: np.ndarray) -> np.ndarray:
+        """cost(w) - cost(w - e_g) for every group g, in one product (exact)."""
+        quad, lin, _ = self._forms[metric]
+        return quad @ w + quad.T @ w - np.diag(quad) + lin
+
+    def macs(self, widths: Mapping[str, int]) -> int:
+        return self.cost_vector("macs", self.vector(widths))
 
     def params(self, widths: Mapping[str, int]) -> int:
-        total = self._fixed_params
-        for t in self._convs:
-            w_out = widths[t.out_group]
-            total += t.params_coef * w_out * sum(widths[g] for g in t.in_groups)
-            total += w_out if t.bias else 0
-        for o in self._ops:
-            total += o.params_coef * sum(widths[g] for g in o.groups)
-        return total
+        return self.cost_vector("params", self.vector(widths))
 
     def cost(self, metric: str, widths: Mapping[str, int]) -> int:
-        if metric == "macs":
-            return self.macs(widths)
-        if metric == "params":
-            return self.params(widths)
-        raise ValueError(f"unknown metric {metric!r}")
+        if metric not in self._forms:
+            raise ValueError(f"unknown metric {metric!r}")
+        return self.cost_vector(metric, self.vector(widths))
 
 
 def _output_sizes(generator: Generator, input_size: tuple[int, int]) -> dict[str, tuple[int, int]]:

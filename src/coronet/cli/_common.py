@@ -1,0 +1,120 @@
+"""Flags shared by `compress` and `train`: preset -> config file -> flags -> --set, in that order."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
+from coronet.errors import ConfigError
+from coronet.gan.distributed import DistContext
+from coronet.models import list_generators
+
+
+def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
+    p.add_argument("--config", metavar="PRESET_OR_YAML",
+                   help=f"a preset ({', '.join(list_presets())}) or a YAML file")
+    p.add_argument("--model", choices=("pix2pix", "cyclegan"))
+    p.add_argument("--dataroot", help="dataset folder (aligned or unaligned layout) or builtin:NAME")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"))
+    p.add_argument("--netG", choices=list_generators())
+    p.add_argument("--ngf", type=int)
+    p.add_argument("--load-size", type=int)
+    p.add_argument("--crop-size", type=int)
+    p.add_argument("--batch-size", type=int)
+    if compress:
+        target = p.add_mutually_exclusive_group()
+        target.add_argument("--target-macs", type=float, metavar="R",
+                            help="keep this share of the dense MACs (<= 1), or an absolute count (> 1)")
+        target.add_argument("--target-params", type=float, metavar="R",
+                            help="keep this share of the dense parameters (<= 1), or a count (> 1)")
+        p.add_argument("--search-steps", type=int, help="search budget (it ends once the target is met)")
+        p.add_argument("--init-from", metavar="DENSE.pth",
+                       help="start from a trained dense generator (pytorch-CycleGAN-and-pix2pix layout)")
+    p.add_argument("--finetune-steps" if compress else "--steps", dest="finetune_steps", type=int)
+    p.add_argument("--out", help="folder that holds the run folders (default: runs)")
+    p.add_argument("--name", help="run name (default: model-dataset-target)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue an interrupted run")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config field, e.g. --set train.lr=1e-4 (repeatable)")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+
+
+def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
+    cfg = from_dict(load_preset(args.config)) if args.config else RunConfig()
+    flags = {
+        ("train", "model"): args.model, ("data", "dataroot"): args.dataroot,
+        ("data", "direction"): args.direction, ("model", "netG"): args.netG,
+        ("model", "ngf"): args.ngf, ("data", "load_size"): args.load_size,
+        ("data", "crop_size"): args.crop_size, ("data", "batch_size"): args.batch_size,
+        ("train", "finetune_steps"): args.finetune_steps, ("train", "device"): args.device,
+        ("train", "seed"): args.seed, ("out",): args.out, ("name",): args.name,
+    }
+    if compress:
+        flags[("train", "search_steps")] = args.search_steps
+        flags[("model", "init_from")] = args.init_from
+    for path, value in flags.items():
+        if value is not None:
+            target = cfg
+            for part in path[:-1]:
+                target = getattr(target, part)
+            setattr(target, path[-1], value)
+    if compress:
+        for metric, value in (("macs", args.target_macs), ("params", args.target_params)):
+            if value is not None:
+                cfg.prune.metric = metric
+                if value > 1:
+                    cfg.prune.ratio, cfg.prune.absolute = None, value
+                else:
+                    cfg.prune.ratio, cfg.prune.absolute = value, None
+    if args.finetune_steps is not None and cfg.train.decay_steps > args.finetune_steps:
+        cfg.train.decay_steps = args.finetune_steps // 2
+    if args.finetune_steps is not None:
+        cfg.train.finetune_epochs = cfg.train.decay_epochs = None
+    if compress and args.search_steps is not None:
+        cfg.train.search_epochs = None
+    return apply_overrides(cfg, args.set)
+
+
+def default_name(cfg: RunConfig, compress: bool) -> str:
+    dataset = Path(cfg.data.dataroot.removeprefix("builtin:")).name or "data"
+    if not compress:
+        return f"{cfg.train.model}-{dataset}-dense"
+    p = cfg.prune
+    target = f"{p.ratio:g}" if p.ratio is not None else f"{p.absolute:.3g}"
+    return f"{cfg.train.model}-{dataset}-{p.metric}{target}"
+
+
+def new_run_dir(cfg: RunConfig, compress: bool, dist: DistContext) -> Path:
+    """A fresh numbered folder, so an earlier run is never overwritten (rank 0 decides)."""
+    out = Path(cfg.out)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", cfg.name or default_name(cfg, compress))
+    taken = [int(m.group(1)) for p in out.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
+    path = out / f"{(max(taken) + 1 if taken else 0):05d}-{name}"
+    if dist.active:
+        import torch.distributed as tdist
+
+        holder = [str(path)]
+        tdist.broadcast_object_list(holder, src=0)
+        path = Path(holder[0])
+    return path
+
+
+def write_config(cfg: RunConfig, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=False)
+    (run_dir / "config.json").write_text(cfg.to_json() + "\n")
+
+
+def check_resume_flags(args: argparse.Namespace) -> None:
+    ignored = [k for k in ("config", "model", "dataroot", "netG", "ngf") if getattr(args, k, None)]
+    if ignored or args.set:
+        raise ConfigError("--resume continues a run with its saved config; drop "
+                          + ", ".join(f"--{k}" for k in ignored + (["set"] if args.set else [])))
+
+
+def print_json(data: dict) -> None:
+    print(json.dumps(data, indent=2))

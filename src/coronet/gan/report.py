@@ -1,0 +1,161 @@
+"""What a finished run leaves behind: exported generators, report.json, plots and report.md.
+
+`report.json` is the contract other tools and the benchmarks read (keys documented in the
+README); `report.md` is the same for a person, with the sample grid and two plots: the cost ratio
+during the search and the final width of every layer against its dense width.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from coronet.eval import COUNTER, count_macs, count_params  # noqa: E402
+from coronet.models import save_generator  # noqa: E402
+
+
+def versions() -> dict[str, str]:
+    return {"coronet": version("coronet"), "torch": torch.__version__,
+            "torchprofile": version("torchprofile")}
+
+
+def layer_widths(generator, widths: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Per generated layer: output and input channels, pruned and dense."""
+    dense = generator.layout.dense_widths()
+    out = {}
+    for spec in generator.layout.convs:
+        out[spec.module] = {"out": widths[spec.out_group], "dense_out": dense[spec.out_group],
+                            "in": sum(widths[g] for g in spec.in_groups),
+                            "dense_in": sum(dense[g] for g in spec.in_groups)}
+    return out
+
+
+def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
+    """Export the final generators and write report.json, report.md, plots (rank 0)."""
+    cfg = trainer.cfg
+    size = (cfg.data.crop_size, cfg.data.crop_size)
+    gens: dict[str, Any] = {}
+    exported: dict[str, list[str]] = {}
+    for name, g in trainer.final_generators().items():
+        g = g.eval()
+        extra = {"input_size": cfg.data.crop_size, "direction": "BtoA" if name == "G_B" else "AtoB",
+                 "model": cfg.train.model}
+        weights = save_generator(g.cpu(), run_dir / name, extra=extra)
+        exported[name] = [weights.name, weights.with_suffix(".json").name]
+        cost = trainer.cost_models[name]
+        dense_w = g.layout.dense_widths()
+        dense = {"macs": cost.macs(dense_w), "params": cost.params(dense_w)}
+        compressed = {"macs": count_macs(g, size), "params": count_params(g)}
+        entry: dict[str, Any] = {"dense": dense, "compressed": compressed,
+                                 "widths": layer_widths(g, g.widths), "group_widths": g.widths}
+        if trainer.compress:
+            export = trainer.exports[name]
+            metric = cfg.prune.metric
+            entry.update({
+                "achieved_ratio": compressed[metric] / dense[metric],
+                "target_limit": trainer.controllers[name].budget.limit,
+                "target_lower": trainer.controllers[name].budget.lower,
+                "export_max_abs_diff": export["export_max_abs_diff"],
+                "forced_landing": export["forced_landing"],
+            })
+        gens[name] = entry
+        g.to(trainer.device).train()
+    t = trainer.timing
+    report = {
+        "model": cfg.train.model,
+        "dataset": cfg.data.dataroot,
+        "compressed": trainer.compress,
+        "target": ({"metric": cfg.prune.metric, "ratio": cfg.prune.ratio,
+                    "ratio_B": cfg.prune.ratio_B, "absolute": cfg.prune.absolute}
+                   if trainer.compress else None),
+        "generators": gens,
+        "timing": {"search_s": t["search_s"], "export_s": t["export_s"],
+                   "finetune_s": t["finetune_s"] + t["train_s"],
+                   "total_s": sum(t.values()),
+                   "iterations": {"search": trainer.steps_done["search"],
+                                  "finetune": trainer.steps_done["finetune"] + trainer.steps_done["train"]}},
+        "exported": exported,
+        "input_size": list(size),
+        "counter": COUNTER,
+        "versions": versions(),
+        "config": cfg.to_dict(),
+    }
+    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    Image.fromarray(trainer.sample_grid()).save(run_dir / "samples.png")
+    if trainer.compress:
+        _plot_ratio(trainer, run_dir / "cost_ratio.png")
+    _plot_widths(gens, run_dir / "widths.png")
+    (run_dir / "report.md").write_text(_markdown(report, trainer.compress))
+    return report
+
+
+def _plot_ratio(trainer, path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for name in trainer.names:
+        points = [(p["step"], p[name]) for p in trainer.history if name in p]
+        if points:
+            steps, ratios = zip(*points, strict=True)
+            ax.plot(steps, ratios, label=name)
+        budget = trainer.controllers[name].budget
+        ax.axhspan(budget.lower / budget.dense, budget.limit / budget.dense, alpha=0.2)
+    ax.set_xlabel("search step")
+    ax.set_ylabel(f"{trainer.cfg.prune.metric} / dense")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    ax.set_title("Cost during the search (band: landing window)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_widths(gens: dict[str, Any], path: Path) -> None:
+    fig, axes = plt.subplots(len(gens), 1, figsize=(9, 3.2 * len(gens)), squeeze=False)
+    for ax, (name, entry) in zip(axes[:, 0], gens.items(), strict=True):
+        layers = list(entry["widths"])
+        x = np.arange(len(layers))
+        ax.bar(x, [entry["widths"][k]["dense_out"] for k in layers], color="#cccccc", label="dense")
+        ax.bar(x, [entry["widths"][k]["out"] for k in layers], color="#3b75af", label="kept")
+        ax.set_xticks(x, [k.replace("model.", "").replace(".conv_block", "") for k in layers],
+                      rotation=90, fontsize=6)
+        ax.set_ylabel("output channels")
+        ax.set_title(f"{name}: width of every layer")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _markdown(report: dict[str, Any], compressed: bool) -> str:
+    lines = [f"# coronet run: {report['model']} on {report['dataset']}", ""]
+    if compressed:
+        tgt = report["target"]
+        lines += [f"Target: {tgt['metric']} ratio {tgt['ratio'] if tgt['ratio'] is not None else ''}"
+                  f"{' absolute ' + format(tgt['absolute'], ',.0f') if tgt['absolute'] else ''}", ""]
+    lines += ["| generator | dense MACs | MACs | dense params | params | achieved ratio | export max |diff| |",
+              "|---|---|---|---|---|---|---|"]
+    for name, g in report["generators"].items():
+        lines.append(f"| {name} | {g['dense']['macs']:,} | {g['compressed']['macs']:,} | "
+                     f"{g['dense']['params']:,} | {g['compressed']['params']:,} | "
+                     f"{g.get('achieved_ratio', 1.0):.4f} | {g.get('export_max_abs_diff', 0):.2e} |")
+    t = report["timing"]
+    lines += ["", f"MACs counted by {report['counter']} at {report['input_size'][0]}x"
+              f"{report['input_size'][1]}, batch 1.", "",
+              f"Time: search {t['search_s']:.1f} s ({t['iterations']['search']} steps), export "
+              f"{t['export_s']:.1f} s, fine-tune {t['finetune_s']:.1f} s "
+              f"({t['iterations']['finetune']} steps), total {t['total_s']:.1f} s.", "",
+              "## Samples (input | output | target)", "", "![samples](samples.png)", ""]
+    if compressed:
+        lines += ["## Cost during the search", "", "![cost ratio](cost_ratio.png)", ""]
+    lines += ["## Width of every layer", "", "![widths](widths.png)", "",
+              "Exported: " + ", ".join(f for files in report["exported"].values() for f in files), ""]
+    return "\n".join(lines)

@@ -1,0 +1,122 @@
+"""Compress-while-training end to end on the built-in data, tiny: landing, export, report, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from coronet.config import RunConfig
+from coronet.gan.report import write_run_outputs
+from coronet.gan.trainer import Trainer
+from coronet.models import load_generator
+
+CONTRACT = ("dense", "compressed", "achieved_ratio", "widths", "export_max_abs_diff")
+
+
+def tiny(tmp_path: Path, model: str = "pix2pix", **train) -> RunConfig:
+    cfg = RunConfig()
+    cfg.out = str(tmp_path / "runs")
+    cfg.data.dataroot = "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes"
+    cfg.data.load_size, cfg.data.crop_size, cfg.data.batch_size = 36, 32, 2
+    cfg.data.max_train_items = 12
+    cfg.model.ngf, cfg.model.ndf = 4, 8
+    cfg.prune.min_channels, cfg.prune.ratio = 1, 0.3
+    cfg.train.model = model
+    cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = 24, 8, 4
+    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 4, 8, 5
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return cfg
+
+
+def _run(cfg: RunConfig, run_dir: Path, compress: bool = True) -> tuple[Trainer, dict]:
+    trainer = Trainer(cfg, run_dir, compress=compress)
+    trainer.run()
+    return trainer, write_run_outputs(trainer, run_dir)
+
+
+def test_pix2pix_compress_lands_exports_and_reports(tmp_path):
+    run_dir = tmp_path / "run"
+    trainer, report = _run(tiny(tmp_path), run_dir)
+    g = report["generators"]["G_A"]
+    assert set(CONTRACT) <= set(g)
+    assert 0.98 * 0.3 <= g["achieved_ratio"] <= 0.3
+    assert g["compressed"]["macs"] <= 0.3 * g["dense"]["macs"]
+    assert g["export_max_abs_diff"] <= 1e-5
+    assert report["target"] == {"metric": "macs", "ratio": 0.3, "ratio_B": None, "absolute": None}
+    assert report["model"] == "pix2pix" and report["dataset"] == "builtin:edges2shapes"
+    assert set(report["versions"]) == {"coronet", "torch", "torchprofile"}
+    timing = report["timing"]
+    assert timing["iterations"]["finetune"] == 8 and 0 < timing["iterations"]["search"] <= 24
+    assert timing["total_s"] >= timing["search_s"] + timing["finetune_s"] > 0
+    for name in ("G_A.safetensors", "G_A.json", "report.md", "samples.png", "cost_ratio.png",
+                 "widths.png", "log.jsonl", "searched/G_A.safetensors"):
+        assert (run_dir / name).is_file(), name
+    assert any((run_dir / "tensorboard").iterdir())
+    exported = load_generator(run_dir / "G_A.json")
+    assert exported.widths == g["group_widths"]
+    logged = [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+    assert any("macs_ratio/G_A" in r and "alive/G_A/trunk" in r for r in logged)
+
+
+def test_cyclegan_compresses_both_generators_to_their_own_targets(tmp_path):
+    cfg = tiny(tmp_path, "cyclegan")
+    cfg.prune.ratio_B = 0.5
+    _, report = _run(cfg, tmp_path / "run")
+    a, b = report["generators"]["G_A"], report["generators"]["G_B"]
+    assert 0.98 * 0.3 <= a["achieved_ratio"] <= 0.3
+    assert 0.98 * 0.5 <= b["achieved_ratio"] <= 0.5
+    assert max(a["export_max_abs_diff"], b["export_max_abs_diff"]) <= 1e-5
+    assert set(report["exported"]) == {"G_A", "G_B"}
+
+
+def test_parameter_target_on_a_unet(tmp_path):
+    cfg = tiny(tmp_path)
+    cfg.model.netG, cfg.data.load_size, cfg.data.crop_size = "unet_128", 128, 128
+    cfg.prune.metric, cfg.prune.ratio = "params", 0.4
+    _, report = _run(cfg, tmp_path / "run")
+    g = report["generators"]["G_A"]
+    assert 0.98 * 0.4 <= g["compressed"]["params"] / g["dense"]["params"] <= 0.4
+
+
+def test_dense_training_runs_with_the_same_machinery(tmp_path):
+    trainer, report = _run(tiny(tmp_path), tmp_path / "run", compress=False)
+    g = report["generators"]["G_A"]
+    assert g["compressed"] == g["dense"] and report["target"] is None
+    assert report["timing"]["iterations"] == {"search": 0, "finetune": 8}
+
+
+class _Crash(Exception):
+    pass
+
+
+def _crashing(crash_at: int):
+    class CrashingTrainer(Trainer):
+        def _after_step(self, values):
+            super()._after_step(values)
+            if self.step == crash_at:
+                raise _Crash
+
+    return CrashingTrainer
+
+
+@pytest.mark.parametrize(("model", "crash_at"), [("pix2pix", 12), ("pix2pix", 29), ("cyclegan", 17)])
+def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, model, crash_at):
+    whole, _ = _run(tiny(tmp_path, model), tmp_path / "whole")
+    broken_dir = tmp_path / "broken"
+    with pytest.raises(_Crash):
+        _crashing(crash_at)(tiny(tmp_path, model), broken_dir).run()
+    resumed = Trainer.resume(broken_dir)
+    assert resumed.step < crash_at  # it went back to the last checkpoint
+    resumed.run()
+    assert resumed.step == whole.step and resumed.phase == whole.phase == "done"
+    for name, g in whole.generators.items():
+        theirs = resumed.generators[name].state_dict()
+        for key, value in g.state_dict().items():
+            assert torch.equal(value, theirs[key]), f"{name}.{key}"
+    for name, d in whole.discriminators.items():
+        for key, value in d.state_dict().items():
+            assert torch.equal(value, resumed.discriminators[name].state_dict()[key])
