@@ -131,7 +131,8 @@ def test_unaligned_draws_b_reproducibly(tmp_path):
 
 def test_builtin_datasets_are_deterministic_and_paired_when_they_should_be(tmp_path):
     paired = BuiltinDataset("edges2shapes", "train", cfg=TransformConfig(32, 32, "resize", False))
-    a1, a2 = paired[5]["A"], BuiltinDataset("edges2shapes", cfg=TransformConfig(32, 32, "resize", False))[5]["A"]
+    again = BuiltinDataset("edges2shapes", cfg=TransformConfig(32, 32, "resize", False))
+    a1, a2 = paired[5]["A"], again[5]["A"]
     assert torch.equal(a1, a2) and paired.paired
     assert paired[5]["A"].mean() > paired[5]["B"].mean()  # white edge drawing vs coloured scene
     unpaired = BuiltinDataset("shapes2stripes", "test", cfg=TransformConfig(32, 32, "resize", False))

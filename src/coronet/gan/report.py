@@ -141,7 +141,7 @@ def _markdown(report: dict[str, Any], compressed: bool) -> str:
         tgt = report["target"]
         lines += [f"Target: {tgt['metric']} ratio {tgt['ratio'] if tgt['ratio'] is not None else ''}"
                   f"{' absolute ' + format(tgt['absolute'], ',.0f') if tgt['absolute'] else ''}", ""]
-    lines += ["| generator | dense MACs | MACs | dense params | params | achieved ratio | export max |diff| |",
+    lines += ["| generator | dense MACs | MACs | dense params | params | achieved ratio | export diff |",
               "|---|---|---|---|---|---|---|"]
     for name, g in report["generators"].items():
         lines.append(f"| {name} | {g['dense']['macs']:,} | {g['compressed']['macs']:,} | "

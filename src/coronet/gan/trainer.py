@@ -177,7 +177,8 @@ class Trainer:
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=2.0)
         try:
             while self.phase != "done":
-                if self.phase == "search" and (self._landed() or self.phase_step >= self.cfg.train.search_steps):
+                search_over = self._landed() or self.phase_step >= self.cfg.train.search_steps
+                if self.phase == "search" and search_over:
                     self._export()
                     bar.total = self.step + self.cfg.train.finetune_steps
                     continue
