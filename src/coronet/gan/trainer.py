@@ -175,6 +175,7 @@ class Trainer:
             else self.cfg.train.finetune_steps
         bar = tqdm(total=total, initial=self.step, desc=f"coronet {self.phase}", unit="step",
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=2.0)
+        shown = self.phase
         try:
             while self.phase != "done":
                 search_over = self._landed() or self.phase_step >= self.cfg.train.search_steps
@@ -193,7 +194,8 @@ class Trainer:
                 self.steps_done[self.phase] += 1
                 self._after_step(values)
                 bar.update(1)
-                if not bar.desc.endswith(self.phase):
+                if shown != self.phase:
+                    shown = self.phase
                     bar.set_description(f"coronet {self.phase}")
         finally:
             bar.close()
@@ -218,7 +220,7 @@ class Trainer:
             self.history.append(point)
         if self.step % t.log_every == 0 or self.step == 1:
             self.logger.scalars(self.step, values, self.phase)
-        if t.sample_every and self.step % t.sample_every == 0:
+        if t.sample_every and self.step % t.sample_every == 0 and self.dist.is_main:
             self.logger.image(self.step, "samples", self.sample_grid())
         if t.checkpoint_every and self.step % t.checkpoint_every == 0:
             self.save()
