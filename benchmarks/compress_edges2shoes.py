@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import torch
-from common import environment, write_result
 
+from common import environment, write_result
 from coronet.config import RunConfig
 from coronet.data import AlignedDataset, TransformConfig
 from coronet.eval import count_macs, count_params

@@ -1,18 +1,15 @@
-"""Data-parallel training under `torchrun`: one process per device, gradients averaged.
+"""Data-parallel training under `torchrun` with PyTorch's DistributedDataParallel.
 
-Every rank holds the same models (rank 0's initial weights are broadcast), sees its own shard of
-each batch, and averages gradients with `all_reduce` before the optimizer step, so parameters,
-latent vectors and therefore pruning decisions stay identical on every rank; BatchNorm running
-statistics are taken from rank 0 after each step, as DDP's `broadcast_buffers` does. Only rank 0
+Every rank holds the same models (DDP broadcasts rank 0's weights and buffers), sees its own shard
+of the data, and DDP averages gradients in backward; parameters, latent vectors and therefore the
+pruning decisions stay identical on every rank (checked when the search ends). Only rank 0
 writes files.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
-import torch
 import torch.distributed as dist
 from torch import nn
 
@@ -38,28 +35,14 @@ class DistContext:
     def active(self) -> bool:
         return self.world > 1
 
-    def broadcast_modules(self, modules: Iterable[nn.Module]) -> None:
+    def wrap(self, module: nn.Module) -> nn.Module:
+        """The module to train through: a DDP wrapper when distributed, else the module itself."""
         if not self.active:
-            return
-        for m in modules:
-            for t in list(m.parameters()) + list(m.buffers()):
-                dist.broadcast(t.data, src=0)
+            return module
+        from torch.nn.parallel import DistributedDataParallel
 
-    def average_gradients(self, params: Iterable[torch.Tensor]) -> None:
-        if not self.active:
-            return
-        for p in params:
-            if p.grad is not None:
-                dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-                p.grad.div_(self.world)
-
-    def broadcast_buffers(self, modules: Iterable[nn.Module]) -> None:
-        if not self.active:
-            return
-        for m in modules:
-            for name, b in m.named_buffers():
-                if b.is_floating_point() or "num_batches" in name:
-                    dist.broadcast(b, src=0)
+        device = next(module.parameters()).device
+        return DistributedDataParallel(module, device_ids=[device] if device.type == "cuda" else None)
 
     def same_on_all_ranks(self, value: object) -> bool:
         if not self.active:

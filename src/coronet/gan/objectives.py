@@ -25,10 +25,14 @@ def _set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 
 @dataclass
 class Pix2PixObjective:
+    """`D_judge` scores fakes in the generator loss; under DDP it is the unwrapped D, whose
+    parameters take no gradient there (the wrapper would wait for gradients that never come)."""
+
     G: nn.Module
     D: nn.Module
     gan_mode: str = "vanilla"
     lambda_L1: float = 100.0
+    D_judge: nn.Module | None = None
 
     generators = ("G",)
 
@@ -43,8 +47,9 @@ class Pix2PixObjective:
         return {"D_fake": d_fake, "D_real": d_real, "D": 0.5 * (d_fake + d_real)}
 
     def g_loss(self, batch: dict, fakes: dict) -> dict[str, torch.Tensor]:
-        _set_requires_grad([self.D], False)
-        pred = self.D(torch.cat([batch["A"], fakes["fake_B"]], 1))
+        judge = self.D_judge or self.D
+        _set_requires_grad([judge], False)
+        pred = judge(torch.cat([batch["A"], fakes["fake_B"]], 1))
         g_gan = gan_loss(pred, True, self.gan_mode, for_discriminator=False)
         g_l1 = F.l1_loss(fakes["fake_B"], batch["B"]) * self.lambda_L1
         return {"G_GAN": g_gan, "G_L1": g_l1, "G": g_gan + g_l1}
@@ -62,6 +67,8 @@ class CycleGANObjective:
     lambda_A: float = 10.0
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
+    D_A_judge: nn.Module | None = None  # unwrapped discriminators for the generator loss (DDP)
+    D_B_judge: nn.Module | None = None
 
     generators = ("G_A", "G_B")
 
@@ -82,13 +89,14 @@ class CycleGANObjective:
         return out
 
     def g_loss(self, batch: dict, fakes: dict) -> dict[str, torch.Tensor]:
-        _set_requires_grad([self.D_A, self.D_B], False)
+        judge_A, judge_B = self.D_A_judge or self.D_A, self.D_B_judge or self.D_B
+        _set_requires_grad([judge_A, judge_B], False)
         out = {}
         if self.lambda_identity > 0:
             out["idt_A"] = F.l1_loss(self.G_A(batch["B"]), batch["B"]) * self.lambda_B * self.lambda_identity
             out["idt_B"] = F.l1_loss(self.G_B(batch["A"]), batch["A"]) * self.lambda_A * self.lambda_identity
-        out["G_A"] = gan_loss(self.D_A(fakes["fake_B"]), True, self.gan_mode, for_discriminator=False)
-        out["G_B"] = gan_loss(self.D_B(fakes["fake_A"]), True, self.gan_mode, for_discriminator=False)
+        out["G_A"] = gan_loss(judge_A(fakes["fake_B"]), True, self.gan_mode, for_discriminator=False)
+        out["G_B"] = gan_loss(judge_B(fakes["fake_A"]), True, self.gan_mode, for_discriminator=False)
         out["cycle_A"] = F.l1_loss(fakes["rec_A"], batch["A"]) * self.lambda_A
         out["cycle_B"] = F.l1_loss(fakes["rec_B"], batch["B"]) * self.lambda_B
         out["G"] = sum(out.values())

@@ -40,6 +40,17 @@ def layer_widths(generator, widths: dict[str, int]) -> dict[str, dict[str, int]]
     return out
 
 
+def evaluate_test_split(trainer, generator, limit: int = 500) -> dict[str, float]:
+    """PSNR / SSIM / L1 of the final generator on (at most `limit` images of) the test split."""
+    from torch.utils.data import DataLoader, Subset
+
+    from coronet.eval.paired import paired_metrics
+
+    test = trainer.test_set
+    subset = Subset(test, range(min(limit, len(test))))
+    return paired_metrics(generator, DataLoader(subset, batch_size=8), trainer.device)
+
+
 def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
     """Export the final generators and write report.json, report.md, plots (rank 0)."""
     cfg = trainer.cfg
@@ -68,8 +79,11 @@ def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
                 "export_max_abs_diff": export["export_max_abs_diff"],
                 "forced_landing": export["forced_landing"],
             })
+        g.to(trainer.device)
+        if name == "G_A" and cfg.train.model == "pix2pix":  # ground truth exists: paired metrics
+            entry["test_metrics"] = evaluate_test_split(trainer, g)
         gens[name] = entry
-        g.to(trainer.device).train()
+        g.train()
     t = trainer.timing
     report = {
         "model": cfg.train.model,
@@ -147,6 +161,11 @@ def _markdown(report: dict[str, Any], compressed: bool) -> str:
         lines.append(f"| {name} | {g['dense']['macs']:,} | {g['compressed']['macs']:,} | "
                      f"{g['dense']['params']:,} | {g['compressed']['params']:,} | "
                      f"{g.get('achieved_ratio', 1.0):.4f} | {g.get('export_max_abs_diff', 0):.2e} |")
+    for name, g in report["generators"].items():
+        if "test_metrics" in g:
+            m = g["test_metrics"]
+            lines += ["", f"{name} on {m['images']} test pairs: PSNR {m['psnr']:.2f} dB, "
+                      f"SSIM {m['ssim']:.4f}, L1 {m['l1']:.4f} (images in [0, 1])."]
     t = report["timing"]
     lines += ["", f"MACs counted by {report['counter']} at {report['input_size'][0]}x"
               f"{report['input_size'][1]}, batch 1.", "",

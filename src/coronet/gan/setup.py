@@ -102,13 +102,16 @@ def discriminators(cfg: RunConfig) -> dict[str, nn.Module]:
 
 
 def objective(cfg: RunConfig, generators: dict[str, nn.Module], discs: dict[str, nn.Module],
-              pools: dict[str, ImagePool]):
+              pools: dict[str, ImagePool], judges: dict[str, nn.Module] | None = None):
+    """`generators`/`discs` are what trains (DDP wrappers when distributed); `judges` the plain
+    discriminators that score fakes in the generator loss."""
     t = cfg.train
+    judges = judges or discs
     if t.model == "pix2pix":
-        return Pix2PixObjective(generators["G_A"], discs["D"], t.gan_mode, t.lambda_L1)
+        return Pix2PixObjective(generators["G_A"], discs["D"], t.gan_mode, t.lambda_L1, judges["D"])
     return CycleGANObjective(generators["G_A"], generators["G_B"], discs["D_A"], discs["D_B"],
                              pools["A"], pools["B"], t.gan_mode, t.lambda_cycle, t.lambda_cycle,
-                             t.lambda_identity)
+                             t.lambda_identity, judges["D_A"], judges["D_B"])
 
 
 def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:

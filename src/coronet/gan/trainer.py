@@ -72,9 +72,9 @@ class Trainer:
         self.pools = {side: ImagePool(cfg.train.pool_size, seed=cfg.train.seed + i)
                       for i, side in enumerate("AB")}
         self._to_device()
-        self.dist.broadcast_modules(list(self.generators.values()) + list(self.discriminators.values()))
         self._build_optimizers()
-        self.objective = setup.objective(cfg, self.generators, self.discriminators, self.pools)
+        self._views: dict[str, nn.Module] = {}
+        self.objective = self._objective()
         self.phase = "search" if compress else "train"
         self.step = self.phase_step = self.epoch = self.batch_in_epoch = 0
         self.timing: dict[str, float] = {"search_s": 0.0, "export_s": 0.0, "finetune_s": 0.0,
@@ -93,6 +93,18 @@ class Trainer:
     def _to_device(self) -> None:
         for module in list(self.generators.values()) + list(self.discriminators.values()):
             module.to(self.device)
+
+    def _objective(self):
+        """The objective over the modules to train through (DDP wrappers when distributed)."""
+        def wrap(name: str, module: nn.Module) -> nn.Module:  # one DDP wrapper per module, ever
+            view = self._views.get(name)
+            if view is None or getattr(view, "module", view) is not module:
+                self._views[name] = view = self.dist.wrap(module)
+            return view
+
+        return setup.objective(self.cfg, {n: wrap(n, g) for n, g in self.generators.items()},
+                               {n: wrap(n, d) for n, d in self.discriminators.items()}, self.pools,
+                               judges=self.discriminators)
 
     def _adam(self, params) -> torch.optim.Optimizer:
         t = self.cfg.train
@@ -148,21 +160,19 @@ class Trainer:
         obj = self.objective
         fakes = obj.forward(batch)
         if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
-            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D", self.discriminators)
-            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G", self.generators)
+            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
+            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
         else:
-            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G", self.generators)
-            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D", self.discriminators)
+            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
+            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
         if self.phase == "search":
             for ctl in self.controllers.values():
                 ctl.step(lr)
-        self.dist.broadcast_buffers(list(self.generators.values()) + list(self.discriminators.values()))
         return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
 
-    def _optimize(self, opt, losses: dict[str, torch.Tensor], total: str, nets: dict) -> dict[str, float]:
+    def _optimize(self, opt, losses: dict[str, torch.Tensor], total: str) -> dict[str, float]:
         opt.zero_grad(set_to_none=True)
-        losses[total].backward()
-        self.dist.average_gradients(p for n in nets.values() for p in n.parameters())
+        losses[total].backward()  # DDP (when distributed) averages the gradients here
         opt.step()
         return {k: float(v.detach()) for k, v in losses.items()}
 
@@ -255,7 +265,7 @@ class Trainer:
             if self.dist.is_main:
                 save_generator(compact, self.run_dir / "searched" / name)
             self.generators[name] = compact
-        self.objective = setup.objective(self.cfg, self.generators, self.discriminators, self.pools)
+        self.objective = self._objective()
         self.opt_G = self._adam([p for g in self.generators.values() for p in g.parameters()])
         self.timing["export_s"] += time.perf_counter() - start
         self._enter("finetune")
@@ -336,7 +346,7 @@ class Trainer:
                 g = get_generator(self.generators[name].spec.name, widths=saved["widths"],
                                   **self.generators[name].spec.kwargs)
                 self.generators[name] = g.to(self.device)
-            self.objective = setup.objective(self.cfg, self.generators, self.discriminators, self.pools)
+            self.objective = self._objective()
             self._build_optimizers()
         for name, saved in state["generators"].items():
             self.generators[name].load_state_dict(saved["state"])
