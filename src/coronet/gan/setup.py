@@ -14,7 +14,7 @@ from torch import nn
 
 from coronet.config import RunConfig
 from coronet.data import TransformConfig, make_dataset
-from coronet.errors import ConfigError
+from coronet.errors import ConfigError, DataError
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.losses import GAN_MODES
 from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
@@ -61,12 +61,14 @@ def make_datasets(cfg: RunConfig):
     d = cfg.data
     train = make_dataset(d.dataroot, paired, "train", d.direction, tf, cfg.train.seed,
                          d.skip_bad_images, length=d.max_train_items)
-    if d.max_train_items is not None and hasattr(train, "paths"):
-        train.paths = train.paths[: d.max_train_items]
+    if d.max_train_items is not None:  # folder datasets: keep the first N files of each list
+        for attr in ("paths", "a_paths", "b_paths"):
+            if hasattr(train, attr):
+                setattr(train, attr, getattr(train, attr)[: d.max_train_items])
     try:
         test = make_dataset(d.dataroot, paired, "test", d.direction, tf, cfg.train.seed,
                             d.skip_bad_images)
-    except Exception:  # noqa: BLE001 - no test split: show samples from training images
+    except DataError:  # no test split: samples and metrics come from training images
         test = make_dataset(d.dataroot, paired, "train", d.direction, replace(tf, flip=False),
                             cfg.train.seed, d.skip_bad_images)
     return train, test
