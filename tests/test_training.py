@@ -137,3 +137,26 @@ def test_translation_quality_visibly_improves_on_the_builtin_data(tmp_path):
     assert after["l1"] < 0.6 * before["l1"]
     assert after["psnr"] > before["psnr"] + 3.0
     assert after["ssim"] > before["ssim"]
+
+
+@pytest.mark.parametrize("fmt", ["pth", "safetensors"])
+def test_init_from_a_dense_generator_starts_the_search_from_its_weights(tmp_path, fmt):
+    from coronet.models import get_generator, save_generator
+
+    dense = get_generator("resnet_9blocks", ngf=4)
+    with torch.no_grad():
+        for p in dense.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    path = tmp_path / ("latest_net_G.pth" if fmt == "pth" else "G_A.safetensors")
+    torch.save(dense.state_dict(), path) if fmt == "pth" else save_generator(dense, path)
+    cfg = tiny(tmp_path)
+    cfg.model.init_from = str(path)
+    trainer = Trainer(cfg, tmp_path / "run")
+    x = torch.randn(2, 3, 32, 32)
+    hyper = trainer.generators["G_A"].eval()
+    assert (hyper(x) - dense.eval()(x)).abs().max() <= 1e-5
+    wrong = tiny(tmp_path)
+    wrong.model.ngf = 8
+    wrong.model.init_from = str(path)
+    with pytest.raises(Exception, match="ngf|widths"):
+        Trainer(wrong, tmp_path / "run2")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 from torch import nn
 
@@ -18,7 +19,13 @@ from coronet.errors import ConfigError, DataError
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.losses import GAN_MODES
 from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
-from coronet.models import Generator, get_discriminator, get_generator, load_reference_state_dict
+from coronet.models import (
+    Generator,
+    get_discriminator,
+    get_generator,
+    load_generator,
+    load_reference_state_dict,
+)
 from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
 
 MODELS = ("pix2pix", "cyclegan")
@@ -90,7 +97,13 @@ def dense_generator(cfg: RunConfig, which: str) -> Generator:
         kwargs["norm"] = m.norm
     g = get_generator(m.netG, **kwargs)
     source = m.init_from_B if which == "G_B" else m.init_from
-    if source:
+    if source and Path(source).suffix in (".safetensors", ".json"):  # exported by `coronet train`
+        trained = load_generator(source)
+        if trained.spec.name != g.spec.name or trained.widths != g.widths:
+            raise ConfigError(f"{source} is a {trained.spec.name} with widths {trained.widths}; "
+                              f"--init-from needs a dense {g.spec.name} like --netG/--ngf describe")
+        g.load_state_dict(trained.state_dict())
+    elif source:
         load_reference_state_dict(g, source)
     return g
 
