@@ -51,3 +51,29 @@ def test_int8_needs_calibration_images(tmp_path):
         export_onnx(_compact("resnet_9blocks", 32, ngf=4), tmp_path / "g.onnx", (32, 32), "int8")
     with pytest.raises(ConfigError, match="dtype"):
         export_onnx(_compact("resnet_9blocks", 32, ngf=4), tmp_path / "g.onnx", (32, 32), "int4")
+
+
+def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys):
+    import json
+
+    from coronet.cli.main import main
+    from coronet.gan.report import write_run_outputs
+    from coronet.gan.trainer import Trainer
+    from test_training import tiny
+
+    run_dir = tmp_path / "run"
+    cfg = tiny(tmp_path, search_steps=6, finetune_steps=2, decay_steps=1)
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(cfg.to_json())
+    trainer = Trainer(cfg, run_dir)
+    trainer.run()
+    write_run_outputs(trainer, run_dir)
+    assert main(["export", str(run_dir), "--dtype", "fp32", "int8", "--calibration-images", "8"]) == 0
+    out = capsys.readouterr().out
+    assert "G_A fp32" in out and "G_A int8" in out and "PSNR vs PyTorch" in out
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["onnx"]["G_A"]["fp32"]["psnr_db"] >= 40
+    assert np.isfinite(report["onnx"]["G_A"]["int8"]["psnr_db"])
+    assert (run_dir / "onnx" / "G_A.int8.onnx").is_file()
+    assert main(["export", str(tmp_path)]) == 2  # not a run folder: one clear line
+    assert "report.json" in capsys.readouterr().err
