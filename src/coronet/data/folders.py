@@ -21,8 +21,11 @@ DIRECTIONS = ("AtoB", "BtoA")
 
 
 class _Base(Dataset):
-    def __init__(self, cfg: T.TransformConfig, train: bool, direction: str, seed: int,
-                 skip_bad_images: bool) -> None:
+    def __init__(self, root: str | Path, cfg: T.TransformConfig, train: bool, direction: str,
+                 seed: int, skip_bad_images: bool) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise DataError(f"dataset root {self.root} does not exist; check --dataroot")
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be AtoB or BtoA (got {direction!r})")
         self.cfg = cfg if train else cfg.for_test()
@@ -66,11 +69,8 @@ class AlignedDataset(_Base):
     def __init__(self, root: str | Path, phase: str = "train", direction: str = "AtoB",
                  cfg: T.TransformConfig | None = None, seed: int = 0,
                  skip_bad_images: bool = False) -> None:
-        super().__init__(cfg or T.TransformConfig(), phase == "train", direction, seed,
+        super().__init__(root, cfg or T.TransformConfig(), phase == "train", direction, seed,
                          skip_bad_images)
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"dataset root {self.root} does not exist; check --dataroot")
         self.paths = list_images(split_folder(self.root, phase), f"{phase} image")
 
     def __len__(self) -> int:
@@ -103,11 +103,8 @@ class UnalignedDataset(_Base):
     def __init__(self, root: str | Path, phase: str = "train", direction: str = "AtoB",
                  cfg: T.TransformConfig | None = None, seed: int = 0,
                  skip_bad_images: bool = False) -> None:
-        super().__init__(cfg or T.TransformConfig(), phase == "train", direction, seed,
+        super().__init__(root, cfg or T.TransformConfig(), phase == "train", direction, seed,
                          skip_bad_images)
-        self.root = Path(root)
-        if not self.root.is_dir():
-            raise DataError(f"dataset root {self.root} does not exist; check --dataroot")
         split = "train" if phase == "train" else "test"
         self.a_paths = list_images(self.root / f"{split}A", f"{split}A image")
         self.b_paths = list_images(self.root / f"{split}B", f"{split}B image")

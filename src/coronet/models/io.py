@@ -8,15 +8,12 @@ needs only `coronet.models`, no hypernetwork and no training code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from coronet.errors import CheckpointError
+from coronet.files import atomic_write, load_weights_only
 from coronet.models.base import Generator, get_generator
 
 FORMAT = "coronet-generator"
@@ -26,12 +23,7 @@ FORMAT_VERSION = 1
 def load_reference_state_dict(generator: Generator, path: str | Path) -> None:
     """Load a pytorch-CycleGAN-and-pix2pix `*_net_G.pth` (or our own dense state dict) in place."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"generator checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a bad file
-        raise CheckpointError(f"{path} is not a readable PyTorch state dict ({exc})") from None
+    state = load_weights_only(path, "PyTorch state dict", f"generator checkpoint {path} does not exist")
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping):
@@ -68,8 +60,8 @@ def save_generator(generator: Generator, path: str | Path, extra: dict[str, Any]
             **(extra or {})}
     tensors = {k: v.detach().contiguous().cpu() for k, v in generator.state_dict().items()}
     weights = base.with_suffix(".safetensors")
-    _atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
-    _atomic_write(base.with_suffix(".json"),
+    atomic_write(weights, lambda tmp: save_file(tensors, str(tmp)))
+    atomic_write(base.with_suffix(".json"),
                   lambda tmp: tmp.write_text(json.dumps(meta, indent=2, sort_keys=True)))
     return weights
 
@@ -103,15 +95,3 @@ def load_generator(path: str | Path) -> Generator:
     except RuntimeError as exc:
         raise CheckpointError(f"{weights_path} does not match {meta_path}: {exc}") from None
     return generator.eval()
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
