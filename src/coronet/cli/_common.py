@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from pathlib import Path
 
@@ -114,7 +113,3 @@ def check_resume_flags(args: argparse.Namespace) -> None:
     if ignored or args.set:
         raise ConfigError("--resume continues a run with its saved config; drop "
                           + ", ".join(f"--{k}" for k in ignored + (["set"] if args.set else [])))
-
-
-def print_json(data: dict) -> None:
-    print(json.dumps(data, indent=2))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,14 +118,3 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
     mse = float(np.mean(((out - reference) / 2.0) ** 2))
     return ExportCheck(str(path), dtype, 10 * math.log10(1.0 / max(mse, 1e-20)),
                        float(np.abs(out - reference).max()), len(check_images))
-
-
-def images_array(batches: Iterable[torch.Tensor], limit: int) -> np.ndarray:
-    """Stack up to `limit` images from batches of (N, 3, H, W) tensors into a float32 array."""
-    out, n = [], 0
-    for batch in batches:
-        out.append(batch.numpy().astype(np.float32))
-        n += len(batch)
-        if n >= limit:
-            break
-    return np.concatenate(out)[:limit]

@@ -57,7 +57,7 @@ def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
     size = (cfg.data.crop_size, cfg.data.crop_size)
     gens: dict[str, Any] = {}
     exported: dict[str, list[str]] = {}
-    for name, g in trainer.final_generators().items():
+    for name, g in trainer.generators.items():
         g = g.eval()
         extra = {"input_size": cfg.data.crop_size, "direction": "BtoA" if name == "G_B" else "AtoB",
                  "model": cfg.train.model}

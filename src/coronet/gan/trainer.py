@@ -289,9 +289,6 @@ class Trainer:
                                             to_uint8(self.sample_batch[tgt][i])], axis=1))
         return np.concatenate(rows, axis=0)
 
-    def final_generators(self) -> dict[str, nn.Module]:
-        return dict(self.generators)
-
     def summary(self) -> dict[str, Any]:
         return {"phase": self.phase, "step": self.step, "timing": dict(self.timing),
                 "steps": dict(self.steps_done), "exports": self.exports}

@@ -59,9 +59,6 @@ class HyperGenerator(nn.Module):
     def cost_model(self, input_size: tuple[int, int]) -> CostModel:
         return CostModel(self.net, input_size)
 
-    def latent_parameters(self) -> list[nn.Parameter]:
-        return list(self.latents.parameters())
-
     def hypernetwork_parameters(self) -> list[nn.Parameter]:
         return [p for layer in self._layers.values() for p in layer.hyper_parameters()]
 
