@@ -94,8 +94,6 @@ def fid_inception_architecture() -> nn.Module:
 def load_inception(weights: str | Path | None = None, download: bool = True,
                    sha256_prefix: str | None = SHA256_PREFIX) -> nn.Module:
     """pytorch-fid's `InceptionV3` (pool3 block, resize + normalise on) with local weights."""
-    from pytorch_fid import inception as pfi
-
     path = locate_weights(weights, download)
     verify_weights(path, sha256_prefix)
     try:
@@ -107,11 +105,32 @@ def load_inception(weights: str | Path | None = None, download: bool = True,
         net.load_state_dict(state)
     except (RuntimeError, TypeError) as exc:
         raise CheckpointError(f"{path} does not have the FID Inception key layout: {exc}") from None
-    # InceptionV3 builds its blocks from fid_inception_v3(); hand it the loaded network
+    return _pool3_model(net)
+
+
+def _pool3_model(net: nn.Module) -> nn.Module:
+    from pytorch_fid import inception as pfi
+
+    # InceptionV3 builds its blocks from fid_inception_v3(); hand it the given network
     with mock.patch.object(pfi, "fid_inception_v3", lambda: net):
         model = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]], resize_input=True,
                                 normalize_input=True, use_fid_inception=True)
     return model.eval()
+
+
+def random_inception(seed: int = 0) -> nn.Module:
+    """The FID pipeline (same network, resize, pool3) with seeded *random* weights.
+
+    A Frechet distance on these features is a proxy for machines without the FID weights; it is
+    reported as "FD-rand" and is never comparable with, or to be called, FID.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = fid_inception_architecture()
+        for module in net.modules():  # He init keeps activations O(1) through the 94 conv layers
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+    return _pool3_model(net)
 
 
 @torch.no_grad()

@@ -85,6 +85,20 @@ class Trainer:
         self.logger: RunLogger | None = None
         self.sample_batch = self._fixed_batch(self.test_set)
 
+    def use_generators(self, generators: dict[str, nn.Module]) -> None:
+        """Train these plain generators instead of the dense ones (baselines: a thinner model from
+        scratch, a pruned one to fine-tune). Only before the first step of a `compress=False` run."""
+        if self.compress or self.step:
+            raise RuntimeError("use_generators is for a dense-training run that has not started")
+        if set(generators) != set(self.names):
+            raise ValueError(f"give exactly the generators {self.names}")
+        size = (self.cfg.data.crop_size, self.cfg.data.crop_size)
+        for name, g in generators.items():
+            self.generators[name] = g.to(self.device).train()
+            self.cost_models[name] = CostModel(g, size)
+        self._build_optimizers()
+        self.objective = self._objective()
+
     # ----------------------------------------------------------------- building blocks
     def _init_source(self, name: str) -> str | None:
         m = self.cfg.model
@@ -338,7 +352,8 @@ class Trainer:
         self.epoch, self.batch_in_epoch = state["epoch"], state["batch_in_epoch"]
         for name, ctl_state in state["controllers"].items():
             self.controllers[name].load_state_dict(ctl_state)
-        if self.compress and self.phase != "search":
+        if any(saved["kind"] != "hyper" for saved in state["generators"].values()):
+            # compact after the search, or a plain model given to `use_generators`: same widths
             for name, saved in state["generators"].items():
                 g = get_generator(self.generators[name].spec.name, widths=saved["widths"],
                                   **self.generators[name].spec.kwargs)

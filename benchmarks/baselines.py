@@ -1,0 +1,278 @@
+"""coronet against its baselines at the same MACs: same data, iterations and settings.
+
+Rows, per target ratio of the generator MACs:
+  coronet    one run: search (hypernetwork + proximal pruning to the target) -> fine-tune
+  uniform    every group thinned by the same factor to the same MACs, trained from scratch for as
+             many steps as the coronet run took (search + fine-tune)
+  magnitude  the trained dense model, each group cut to the uniform widths keeping the filters of
+             largest L1 norm (Li et al. 2017), then fine-tuned as long as coronet fine-tunes (its
+             discriminator continues from the dense run's, as coronet's does)
+and once: dense, trained as long as the longest coronet run.
+
+    python benchmarks/baselines.py edges2shoes    # Pix2Pix, ResNet-9 ngf32, 128x128, 25% and 10%
+    python benchmarks/baselines.py photo2monet    # CycleGAN, ResNet-9 ngf32, 128x128, 25%
+    python benchmarks/baselines.py edges2shoes --search-steps 20 --finetune-steps 10   # quick look
+
+Quality: Pix2Pix - PSNR / SSIM / L1 on the 30 validation pairs. CycleGAN - "FD-rand", a Frechet
+distance on pool3 features of the FID Inception with fixed *random* weights (the real FID weights
+are not on this machine): a proxy to rank models trained on the same data, NOT FID. Latency: CPU,
+batch 1, median of interleaved runs (PyTorch eager and onnxruntime FP32). Finished rows are kept in
+--work, so a rerun after a crash trains only what is missing. Writes
+benchmarks/results/baselines_<dataset>.json and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+
+from common import environment, write_result
+from coronet.config import RunConfig
+from coronet.data import TransformConfig, list_images, load_rgb
+from coronet.data import transforms as T
+from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
+from coronet.eval import count_macs, count_params
+from coronet.eval.fid import frechet_distance, inception_features, random_inception, statistics
+from coronet.eval.paired import paired_metrics, to_unit
+from coronet.gan import setup
+from coronet.gan.trainer import Trainer
+from coronet.models import get_generator, load_generator, save_generator
+from coronet.pruning import CostModel
+from coronet.pruning.baselines import magnitude_prune, uniform_widths
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SETS = {
+    "edges2shoes": {"folder": "edges2shoes-mini", "model": "pix2pix", "targets": [0.25, 0.1],
+                    "batch": 2, "search": 300, "finetune": 300},
+    "photo2monet": {"folder": "photo2monet-mini", "model": "cyclegan", "targets": [0.25],
+                    "batch": 1, "search": 200, "finetune": 200},
+}
+
+
+def config(args, steps: int | None = None, ratio: float | None = None) -> RunConfig:
+    cfg = RunConfig()
+    cfg.data.dataroot = str(args.data)
+    cfg.data.load_size = cfg.data.crop_size = args.size
+    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, args.batch
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_9blocks", args.ngf, 64
+    cfg.train.model = args.model
+    cfg.train.gan_mode = "hinge" if args.model == "pix2pix" else None
+    cfg.train.search_steps = args.search_steps
+    cfg.train.finetune_steps = steps if steps is not None else args.finetune_steps
+    cfg.train.decay_steps = args.finetune_steps // 2
+    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
+    cfg.prune.ratio = ratio
+    return setup.resolve_defaults(cfg)
+
+
+def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None) -> tuple[Trainer, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp), compress=compress)
+        if generators is not None:
+            trainer.use_generators(generators)
+        if discriminators is not None:
+            for name, state in discriminators.items():
+                trainer.discriminators[name].load_state_dict(state)
+        start = time.perf_counter()
+        trainer.run()
+        return trainer, time.perf_counter() - start
+
+
+def row_dir(args, row: str) -> Path:
+    return args.work / row
+
+
+def saved_row(args, row: str) -> dict | None:
+    path = row_dir(args, row) / "row.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def save_row(args, row: str, trainer: Trainer, wall: float, extra: dict) -> dict:
+    out = row_dir(args, row)
+    out.mkdir(parents=True, exist_ok=True)
+    size = (args.size, args.size)
+    gens = {}
+    for name, g in trainer.generators.items():
+        save_generator(g.cpu().eval(), out / name)
+        dense_macs = trainer.cost_models[name].macs(g.layout.dense_widths())
+        macs = count_macs(g, size)
+        gens[name] = {"macs": macs, "params": count_params(g), "achieved_ratio": macs / dense_macs,
+                      "widths": g.widths}
+    torch.save({n: d.state_dict() for n, d in trainer.discriminators.items()}, out / "discriminators.pt")
+    steps = sum(trainer.steps_done.values())
+    result = {"row": row, "generators": gens, "steps": steps, "steps_by_phase": trainer.steps_done,
+              "train_wall_s": wall, "timing": trainer.timing, **extra}
+    (out / "row.json").write_text(json.dumps(result, indent=2) + "\n")
+    ratios = ", ".join(f"{n} {g['achieved_ratio']:.4f}" for n, g in gens.items())
+    print(f"{row}: {steps} steps, {wall:.0f} s, ratio {ratios}", flush=True)
+    return result
+
+
+def generators_of(args, row: str) -> dict:
+    return {name: load_generator(row_dir(args, row) / f"{name}.json")
+            for name in ("G_A", "G_B")[: 1 if args.model == "pix2pix" else 2]}
+
+
+def run_rows(args) -> list[dict]:
+    rows = []
+    for ratio in args.targets:
+        name = f"coronet@{ratio}"
+        if (r := saved_row(args, name)) is None:
+            trainer, wall = train(config(args, ratio=ratio), compress=True)
+            r = save_row(args, name, trainer, wall, {"method": "coronet", "target": ratio})
+        rows.append(r)
+    dense_steps = max(r["steps"] for r in rows)
+    if (dense := saved_row(args, "dense")) is None:
+        trainer, wall = train(config(args, steps=dense_steps), compress=False)
+        dense = save_row(args, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+    rows.append(dense)
+    size = (args.size, args.size)
+    for ratio, coronet in zip(args.targets, rows, strict=False):
+        cfg = config(args, steps=coronet["steps"])
+        costs = {n: CostModel(g, size) for n, g in generators_of(args, "dense").items()}
+        widths = {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
+                  for n, c in costs.items()}
+        name = f"uniform@{ratio}"
+        if (r := saved_row(args, name)) is None:
+            thin = {n: get_generator(cfg.model.netG, widths=w, ngf=args.ngf,
+                                     use_dropout=bool(cfg.model.use_dropout)) for n, w in widths.items()}
+            trainer, wall = train(cfg, compress=False, generators=thin)
+            r = save_row(args, name, trainer, wall, {"method": "uniform", "target": ratio})
+        rows.append(r)
+        name = f"magnitude@{ratio}"
+        if (r := saved_row(args, name)) is None:
+            dense_gens = generators_of(args, "dense")
+            pruned = {n: magnitude_prune(g.train(), widths[n]) for n, g in dense_gens.items()}
+            discs = torch.load(row_dir(args, "dense") / "discriminators.pt", weights_only=True)
+            trainer, wall = train(config(args, steps=args.finetune_steps), compress=False,
+                                  generators=pruned, discriminators=discs)
+            r = save_row(args, name, trainer, wall, {
+                "method": "magnitude", "target": ratio,
+                "train_wall_s_incl_dense": wall + dense["train_wall_s"]})
+        rows.append(r)
+    return rows
+
+
+# ---------------------------------------------------------------------------- quality
+def folder_tensors(folder: Path, size: int) -> torch.Tensor:
+    cfg = TransformConfig(size, size, "resize", False)
+    return torch.stack([T.apply(load_rgb(f), cfg, T.Draw(0, 0, False)) for f in list_images(folder, "image")])
+
+
+@torch.no_grad()
+def translate(generator, images: torch.Tensor) -> torch.Tensor:
+    generator = generator.eval()
+    return torch.cat([to_unit(generator(images[i:i + 8])) for i in range(0, len(images), 8)])
+
+
+def quality(args, rows: list[dict]) -> None:
+    if args.model == "pix2pix":
+        cfg = config(args)
+        _, test = setup.make_datasets(cfg)
+        loader = torch.utils.data.DataLoader(test, batch_size=8)
+        for r in rows:
+            r["metrics"] = paired_metrics(generators_of(args, r["row"])["G_A"], loader)
+        return
+    net = random_inception(seed=0)
+    feats = lambda x: inception_features(net, [x[i:i + 25] for i in range(0, len(x), 25)])  # noqa: E731
+    root = Path(args.data)
+    test = {s: folder_tensors(root / f"test{s}", args.size) for s in "AB"}
+    real = {s: statistics(feats(to_unit(torch.cat([folder_tensors(root / f"train{s}", args.size),
+                                                   test[s]])))) for s in "AB"}
+    def fd_rand(generator, source: str, target: str) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scipy: singular product (more dims than images)
+            return frechet_distance(*statistics(feats(translate(generator, test[source]))), *real[target])
+
+    for r in rows:
+        gens = generators_of(args, r["row"])
+        r["metrics"] = {"fd_rand_AtoB": fd_rand(gens["G_A"], "A", "B"),
+                        "fd_rand_BtoA": fd_rand(gens["G_B"], "B", "A"),
+                        "images_A": len(test["A"]), "images_B": len(test["B"])}
+        print(r["row"], r["metrics"], flush=True)
+
+
+def latency(args, rows: list[dict]) -> None:
+    size, threads = (args.size, args.size), args.threads
+    runners = {}
+    for r in rows:
+        g = generators_of(args, r["row"])["G_A"]
+        path = row_dir(args, r["row"]) / "G_A.fp32.onnx"
+        export_onnx(g, path, size, "fp32")
+        runners[f"{r['row']}|torch"] = torch_runner(g, size, threads)
+        runners[f"{r['row']}|onnx"] = onnx_runner(path, size, threads)
+    timed = measure_interleaved(runners, runs=args.latency_runs, warmup=3)
+    for r in rows:
+        r["latency_G_A"] = {"torch_eager": timed[f"{r['row']}|torch"],
+                            "onnxruntime_fp32": timed[f"{r['row']}|onnx"],
+                            "threads": threads, "batch": 1, "size": list(size)}
+
+
+def plot(args, rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    key, label = ("psnr", "PSNR (dB, higher is better)") if args.model == "pix2pix" else \
+        ("fd_rand_AtoB", "FD-rand A->B (proxy, NOT FID; lower is better)")
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, marker in (("coronet", "o"), ("uniform", "s"), ("magnitude", "^"), ("dense", "*")):
+        pts = sorted((r["generators"]["G_A"]["macs"] / 1e9, r["metrics"][key]) for r in rows
+                     if r["method"] == method)
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker=marker, label=method,
+                    linestyle="-" if len(pts) > 1 else "")
+    ax.set_xlabel(f"G_A MACs (G, {args.size}x{args.size})")
+    ax.set_ylabel(label)
+    ax.set_title(f"{args.dataset}: quality against MACs")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("dataset", choices=sorted(SETS))
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--targets", type=float, nargs="+")
+    p.add_argument("--search-steps", type=int)
+    p.add_argument("--finetune-steps", type=int)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--latency-runs", type=int, default=20)
+    p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
+    p.add_argument("--out", type=Path, help="default: benchmarks/results/baselines_<dataset>.json")
+    args = p.parse_args()
+    spec = SETS[args.dataset]
+    args.data = DATA / spec["folder"]
+    args.model, args.batch = spec["model"], spec["batch"]
+    args.targets = args.targets or spec["targets"]
+    args.search_steps = args.search_steps or spec["search"]
+    args.finetune_steps = args.finetune_steps or spec["finetune"]
+    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}"
+    args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
+    args.out = args.out or Path(__file__).parent / "results" / f"baselines_{args.dataset}.json"
+    if not args.data.is_dir():
+        raise SystemExit(f"{args.data} not found: this benchmark needs ../shared/data/{spec['folder']}")
+    torch.set_num_threads(args.threads)
+    rows = run_rows(args)
+    quality(args, rows)
+    latency(args, rows)
+    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    write_result(args.out, {"benchmark": f"baselines_{args.dataset}", "config": config_out,
+                            "environment": environment(), "rows": rows})
+    plot(args, rows, args.out.with_suffix(".png"))
+    print(f"wrote {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
