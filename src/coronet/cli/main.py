@@ -6,11 +6,19 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from coronet.cli import compress_cmd, data_cmd, export_cmd, profile_cmd, translate_cmd
+from coronet.cli import (
+    bench_cmd,
+    compress_cmd,
+    data_cmd,
+    eval_cmd,
+    export_cmd,
+    profile_cmd,
+    translate_cmd,
+)
 from coronet.errors import CoronetError
 
-SUBCOMMANDS = {"compress": compress_cmd, "data": data_cmd, "export": export_cmd, "profile": profile_cmd,
-               "translate": translate_cmd}
+SUBCOMMANDS = {"compress": compress_cmd, "data": data_cmd, "eval": eval_cmd, "export": export_cmd,
+               "bench": bench_cmd, "profile": profile_cmd, "translate": translate_cmd}
 
 
 COMMANDS = {**SUBCOMMANDS, "train": compress_cmd}

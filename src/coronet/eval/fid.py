@@ -198,12 +198,13 @@ def load_statistics(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise CheckpointError(f"{path} is not a statistics file with 'mu' and 'sigma' ({exc})") from None
 
 
-def cached_real_statistics(files: Sequence[Path], extract: Callable[[Sequence[Path]], np.ndarray],
-                           cache_dir: str | Path, settings: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Real-image statistics, computed once per (file list, sizes, settings) and cached as .npz.
+def cached_real_features(files: Sequence[Path], extract: Callable[[Sequence[Path]], np.ndarray],
+                         cache_dir: str | Path, settings: dict) -> np.ndarray:
+    """Real-image features, computed once per (file list, sizes, settings) and cached as .npz.
 
     The cache key hashes every file's path, size and modification time plus `settings` (resize,
-    weights digest, ...), so a changed dataset or protocol never reuses stale statistics.
+    weights digest, ...), so a changed dataset or protocol never reuses stale statistics. The file
+    holds `mu` and `sigma` (GAN Compression's real_stat format) and the features, which KID needs.
     """
     h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for f in sorted(files):
@@ -211,10 +212,21 @@ def cached_real_statistics(files: Sequence[Path], extract: Callable[[Sequence[Pa
         h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
     path = Path(cache_dir) / f"real_stat_{h.hexdigest()[:16]}.npz"
     if path.is_file():
-        return load_statistics(path)
-    mu, sigma = statistics(extract(files))
+        try:
+            with np.load(path) as f:
+                return f["features"]
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable or from an older version: recompute below
+    features = extract(files)
+    mu, sigma = statistics(features)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, mu=mu, sigma=sigma)
+    np.savez(tmp, mu=mu, sigma=sigma, features=features)
     os.replace(tmp, path)
-    return mu, sigma
+    return features
+
+
+def cached_real_statistics(files: Sequence[Path], extract: Callable[[Sequence[Path]], np.ndarray],
+                           cache_dir: str | Path, settings: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of the cached real features (see `cached_real_features`)."""
+    return statistics(cached_real_features(files, extract, cache_dir, settings))

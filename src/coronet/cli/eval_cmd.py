@@ -1,0 +1,138 @@
+"""`coronet eval`: FID/KID (and PSNR/SSIM/L1 where ground truth exists) of a run's exported
+generators on the test split, printed with MACs and params and added to the run's report.json."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from coronet.config import from_dict
+from coronet.errors import CheckpointError, ConfigError
+from coronet.eval import COUNTER, count_macs, count_params, fid
+from coronet.eval.evaluate import default_cache_dir, evaluate_generator
+from coronet.eval.protocol import evaluation_split
+from coronet.files import atomic_write
+from coronet.models import load_generator
+
+CHECKPOINT_NOTE = ("last: the generator exported at the end of training (coronet keeps no "
+                   "best-FID checkpoint; OMGD and CAT report their best_net_G)")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="FID/KID and paired metrics of a run on its test split",
+                       description="Translate the test split with a run's exported generator(s) and "
+                                   "report FID and KID (pytorch-fid Inception weights, the anchors' "
+                                   "protocol) and, for Pix2Pix, PSNR/SSIM/L1. Results are added to "
+                                   "the run's report.json.")
+    p.add_argument("checkpoint", type=Path, help="a run folder, or one exported generator (.json)")
+    p.add_argument("--dataroot", help="dataset folder (default: the run's)")
+    p.add_argument("--model", choices=("pix2pix", "cyclegan"), help="for a bare generator file")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help="default: the run's")
+    p.add_argument("--generator", nargs="+", choices=("G_A", "G_B"), help="default: all of the run's")
+    p.add_argument("--size", type=int, help="evaluation size (default: the training size)")
+    p.add_argument("--fid-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth")
+    p.add_argument("--no-fid", action="store_true", help="paired metrics only (no Inception weights)")
+    p.add_argument("--real-stats", type=Path,
+                   help="precomputed real statistics (.npz with mu, sigma; e.g. GAN Compression's "
+                        "real_stat files) for one generator; KID is then skipped")
+    p.add_argument("--stats-cache", type=Path, help=f"default: {default_cache_dir()}")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+
+
+def _targets(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Any], Path | None]:
+    """(generator files by name, run settings, report path or None)."""
+    path = args.checkpoint
+    if path.is_dir():
+        report_path, config_path = path / "report.json", path / "config.json"
+        if not report_path.is_file() or not config_path.is_file():
+            raise CheckpointError(f"{path} has no report.json/config.json; give a finished coronet run "
+                                  "or an exported generator file (.json)")
+        report = json.loads(report_path.read_text())
+        cfg = from_dict(json.loads(config_path.read_text()))
+        files = {name: path / names[1] for name, names in report["exported"].items()}
+        run = {"dataroot": cfg.data.dataroot, "model": cfg.train.model, "direction": cfg.data.direction,
+               "size": cfg.data.crop_size}
+        return files, run, report_path
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        raise CheckpointError(f"{meta_path} not found; give a run folder or an exported generator")
+    meta = json.loads(meta_path.read_text())
+    run = {"dataroot": None, "model": meta.get("model"), "direction": "AtoB",
+           "size": meta.get("input_size")}
+    name = "G_B" if meta.get("direction") == "BtoA" else "G_A"
+    return {name: meta_path}, run, None
+
+
+def run(args: argparse.Namespace) -> int:
+    files, run_settings, report_path = _targets(args)
+    dataroot = args.dataroot or run_settings["dataroot"]
+    model = args.model or run_settings["model"]
+    if dataroot is None:
+        raise ConfigError("a bare generator file needs --dataroot (the dataset to evaluate on)")
+    if model is None:
+        raise ConfigError("this generator file does not say its model; pass --model pix2pix|cyclegan")
+    direction = args.direction or run_settings["direction"]
+    size = args.size or run_settings["size"] or 256
+    names = args.generator or list(files)
+    missing = [n for n in names if n not in files]
+    if missing:
+        raise ConfigError(f"{args.checkpoint} has no exported {', '.join(missing)} "
+                          f"(it has {', '.join(files)})")
+    if args.real_stats is not None and len(names) != 1:
+        raise ConfigError("--real-stats holds one target domain; pick one generator with --generator")
+    if args.batch_size < 1 or size < 1:
+        raise ConfigError("--batch-size and --size must be positive")
+    inception, digest = None, None
+    if not args.no_fid:
+        try:
+            inception = fid.load_inception(args.fid_weights).to(args.device)
+        except CheckpointError as exc:
+            raise CheckpointError(f"{exc} Or run `coronet eval ... --no-fid` for the paired metrics "
+                                  "only.") from None
+        digest = fid.SHA256_PREFIX
+    real_stats = fid.load_statistics(args.real_stats) if args.real_stats is not None else None
+
+    results: dict[str, Any] = {}
+    for name in names:
+        generator = load_generator(files[name])
+        split = evaluation_split(dataroot, model, name, direction, size, args.batch_size)
+        settings = {"protocol": "coronet-eval-1", "size": size, "weights": digest}
+        metrics = evaluate_generator(generator, split, inception, real_stats,
+                                     args.stats_cache or default_cache_dir(), settings, args.device)
+        metrics.update({
+            "macs": count_macs(generator, (size, size)), "params": count_params(generator),
+            "size": size, "real_statistics": (str(args.real_stats) if real_stats is not None
+                                              else split.real_description),
+            "fid_weights": f"{fid.WEIGHTS_NAME} (sha256 {digest}...)" if digest else None,
+        })
+        results[name] = metrics
+    evaluation = {"dataroot": dataroot, "direction": direction, "checkpoint": CHECKPOINT_NOTE,
+                  "counter": COUNTER, "generators": results}
+    if report_path is not None:
+        report = json.loads(report_path.read_text())
+        report["evaluation"] = evaluation
+        atomic_write(report_path, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
+    if args.json:
+        print(json.dumps(evaluation, indent=2))
+    else:
+        _print(evaluation)
+    return 0
+
+
+def _print(evaluation: dict[str, Any]) -> None:
+    print(f"checkpoint: {evaluation['checkpoint']}")
+    print(f"MACs counted by {evaluation['counter']}")
+    for name, m in evaluation["generators"].items():
+        parts = [f"{name}: {m['macs'] / 1e9:.3f} GMACs @ {m['size']}x{m['size']}",
+                 f"{m['params'] / 1e6:.3f} M params", f"{m['images']} test images"]
+        for key, fmt in (("fid", "FID {:.2f}"), ("kid", "KID {:.4f}"), ("psnr", "PSNR {:.2f} dB"),
+                         ("ssim", "SSIM {:.4f}"), ("l1", "L1 {:.4f}")):
+            if key in m:
+                parts.append(fmt.format(m[key]))
+        print(", ".join(parts))
+        if "fid" in m:
+            print(f"  real statistics: {m['real_statistics']}")
