@@ -1,0 +1,137 @@
+"""Does a coronet generator run faster in proportion to its MACs? CPU latency of the compact
+ResNet-9 (ngf 64) at 25% and 10% of the MACs against the dense one, 256x256, batch 1.
+
+    python benchmarks/latency.py                         # targets 0.25 0.1, 2 threads, 30 runs
+    python benchmarks/latency.py --search-steps 20 --runs 5  # quick look
+
+The compact widths are the ones coronet's search chooses (hypernetwork + proximal pruning with the
+budget controller, Pix2Pix on ../shared/data/edges2shoes-mini). The search runs at --search-size
+(64 by default) to keep CPU time low: every layer's MACs scale by the same H*W, so the MACs ratio,
+and the widths that meet it, do not depend on the resolution. Latency does not depend on the
+weights, so no fine-tuning is done; the compact generator is measured at 256x256 like the dense one.
+
+All models are exported to ONNX FP32 and INT8 (static, QDQ, calibrated on 16 real training images
+at 256x256) and timed interleaved in one process (onnxruntime, intra-op threads = --threads,
+sequential execution; PyTorch eager for reference). The criterion of the issue: the ONNX FP32
+speed-up reaches at least 70% of the MACs reduction (>= 2.8x at 25%). Writes
+benchmarks/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from common import environment, write_result
+from coronet.config import RunConfig
+from coronet.data import AlignedDataset, TransformConfig
+from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
+from coronet.eval import count_macs, count_params
+from coronet.gan import setup
+from coronet.gan.trainer import Trainer
+from coronet.models import get_generator
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "edges2shoes-mini"
+NETG, NGF = "resnet_9blocks", 64
+
+
+def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
+    """Widths coronet's search lands on for `ratio` (no fine-tuning: latency needs no weights)."""
+    cfg = RunConfig()
+    cfg.data.dataroot = str(args.data)
+    cfg.data.load_size = cfg.data.crop_size = args.search_size
+    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, 2
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = NETG, NGF, 64
+    cfg.train.model, cfg.train.gan_mode = "pix2pix", "hinge"
+    cfg.train.search_steps, cfg.train.finetune_steps = args.search_steps, 0
+    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
+    cfg.prune.ratio = ratio
+    cfg = setup.resolve_defaults(cfg)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp), compress=True)
+        trainer.run()
+    g = trainer.generators["G_A"]
+    return dict(g.widths), {"search_steps": trainer.steps_done.get("search"),
+                            "search_size": args.search_size, "data": str(args.data)}
+
+
+def calibration_images(args, n: int = 16) -> np.ndarray:
+    train = AlignedDataset(args.data, "train", cfg=TransformConfig(args.size, args.size, "resize", False))
+    return torch.stack([train[i]["A"] for i in range(min(n, len(train)))]).numpy()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--targets", type=float, nargs="+", default=[0.25, 0.1])
+    p.add_argument("--size", type=int, default=256, help="latency input size")
+    p.add_argument("--search-size", type=int, default=64)
+    p.add_argument("--search-steps", type=int, default=600)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--runs", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--data", type=Path, default=DATA)
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latency.json")
+    args = p.parse_args()
+    torch.manual_seed(0)
+    size = (args.size, args.size)
+
+    models = {"dense": (get_generator(NETG, ngf=NGF), {"target": 1.0})}
+    for ratio in args.targets:
+        widths, how = searched_widths(args, ratio)
+        models[f"coronet@{ratio}"] = (get_generator(NETG, widths=widths, ngf=NGF),
+                                      {"target": ratio, "widths": widths, **how})
+    calibration = calibration_images(args)
+    runners, rows = {}, {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (g, info) in tqdm(models.items(), desc="export"):
+            g.eval()
+            checks = {}
+            for dtype in ("fp32", "int8"):
+                path = Path(tmp) / f"{name}.{dtype}.onnx"
+                check = export_onnx(g, path, size, dtype, calibration=calibration,
+                                    check_images=calibration[:2])
+                checks[dtype] = {"psnr_db_vs_torch": check.psnr_db, "bytes": path.stat().st_size}
+                runners[f"{name}|onnx_{dtype}"] = onnx_runner(path, size, args.threads)
+            runners[f"{name}|torch"] = torch_runner(g, size, args.threads)
+            rows[name] = {**info, "macs": count_macs(g, size), "params": count_params(g), "export": checks}
+        with tqdm(total=args.runs, desc="latency (interleaved)") as bar:
+            timed = measure_interleaved(runners, runs=args.runs, warmup=args.warmup, progress=lambda _: bar.update())
+
+    dense = rows["dense"]
+    for name, row in rows.items():
+        row["latency_ms"] = {b: timed[f"{name}|{b}"] for b in ("torch", "onnx_fp32", "onnx_int8")}
+        row["achieved_ratio"] = row["macs"] / dense["macs"]
+        row["macs_reduction"] = dense["macs"] / row["macs"]
+        row["speedup_vs_dense"] = {b: dense["latency_ms"][b]["median_ms"] / row["latency_ms"][b]["median_ms"]
+                                   for b in row["latency_ms"]}
+        row["fp32_speedup_share_of_macs_reduction"] = row["speedup_vs_dense"]["onnx_fp32"] / row["macs_reduction"]
+        row["int8_speedup_over_fp32"] = (row["latency_ms"]["onnx_fp32"]["median_ms"]
+                                         / row["latency_ms"]["onnx_int8"]["median_ms"])
+        if name != "dense":
+            row["meets_70pct_criterion"] = row["fp32_speedup_share_of_macs_reduction"] >= 0.7
+        print(f"{name:14s} MACs {row['macs'] / 1e9:6.2f} G ({row['achieved_ratio']:.4f})  "
+              f"ORT FP32 {row['latency_ms']['onnx_fp32']['median_ms']:7.1f} ms "
+              f"(x{row['speedup_vs_dense']['onnx_fp32']:.2f} vs MACs x{row['macs_reduction']:.2f})  "
+              f"INT8 {row['latency_ms']['onnx_int8']['median_ms']:7.1f} ms "
+              f"(x{row['int8_speedup_over_fp32']:.2f} over FP32)  "
+              f"torch {row['latency_ms']['torch']['median_ms']:7.1f} ms", flush=True)
+    import onnxruntime
+
+    env = {**environment(), "threads": args.threads, "onnxruntime": onnxruntime.__version__}
+    write_result(args.out, {
+        "environment": env,
+        "setup": {"generator": f"{NETG} ngf{NGF}", "size": list(size), "batch": 1, "runs": args.runs,
+                  "warmup": args.warmup, "interleaved": True, "threads": args.threads,
+                  "onnxruntime": "CPUExecutionProvider, sequential, intra_op_num_threads=threads",
+                  "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images"},
+        "models": rows,
+    })
+
+
+if __name__ == "__main__":
+    main()
