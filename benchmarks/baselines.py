@@ -11,6 +11,7 @@ and once: dense, trained as long as the longest coronet run.
 
     python benchmarks/baselines.py edges2shoes    # Pix2Pix, ResNet-9 ngf32, 128x128, 25% and 10%
     python benchmarks/baselines.py photo2monet    # CycleGAN, ResNet-9 ngf32, 128x128, 25%
+    python benchmarks/baselines.py edges2shoes --seed 1   # another seed: baselines_edges2shoes_seed1.json
     python benchmarks/baselines.py edges2shoes --search-steps 20 --finetune-steps 10   # quick look
 
 Quality: Pix2Pix - PSNR / SSIM / L1 on the 30 validation pairs. CycleGAN - "FD-rand", a Frechet
@@ -61,7 +62,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.data.load_size = cfg.data.crop_size = args.size
     cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, args.batch
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_9blocks", args.ngf, 64
-    cfg.train.model = args.model
+    cfg.train.model, cfg.train.seed = args.model, args.seed
     cfg.train.gan_mode = "hinge" if args.model == "pix2pix" else None
     cfg.train.search_steps = args.search_steps
     cfg.train.finetune_steps = steps if steps is not None else args.finetune_steps
@@ -140,6 +141,7 @@ def run_rows(args) -> list[dict]:
                   for n, c in costs.items()}
         name = f"uniform@{ratio}"
         if (r := saved_row(args, name)) is None:
+            torch.manual_seed(args.seed)
             thin = {n: get_generator(cfg.model.netG, widths=w, ngf=args.ngf,
                                      use_dropout=bool(cfg.model.use_dropout)) for n, w in widths.items()}
             trainer, wall = train(cfg, compress=False, generators=thin)
@@ -247,6 +249,7 @@ def main() -> None:
     p.add_argument("--targets", type=float, nargs="+")
     p.add_argument("--search-steps", type=int)
     p.add_argument("--finetune-steps", type=int)
+    p.add_argument("--seed", type=int, default=0, help="training seed of every row (run-to-run spread)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -258,9 +261,10 @@ def main() -> None:
     args.targets = args.targets or spec["targets"]
     args.search_steps = args.search_steps or spec["search"]
     args.finetune_steps = args.finetune_steps or spec["finetune"]
-    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}"
+    seed = f"_seed{args.seed}" if args.seed else ""
+    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}{seed}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
-    args.out = args.out or Path(__file__).parent / "results" / f"baselines_{args.dataset}.json"
+    args.out = args.out or Path(__file__).parent / "results" / f"baselines_{args.dataset}{seed}.json"
     if not args.data.is_dir():
         raise SystemExit(f"{args.data} not found: this benchmark needs ../shared/data/{spec['folder']}")
     torch.set_num_threads(args.threads)

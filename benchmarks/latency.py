@@ -100,7 +100,8 @@ def main() -> None:
             runners[f"{name}|torch"] = torch_runner(g, size, args.threads)
             rows[name] = {**info, "macs": count_macs(g, size), "params": count_params(g), "export": checks}
         with tqdm(total=args.runs, desc="latency (interleaved)") as bar:
-            timed = measure_interleaved(runners, runs=args.runs, warmup=args.warmup, progress=lambda _: bar.update())
+            timed = measure_interleaved(runners, runs=args.runs, warmup=args.warmup,
+                                        progress=lambda _: bar.update())
 
     dense = rows["dense"]
     for name, row in rows.items():
@@ -109,7 +110,8 @@ def main() -> None:
         row["macs_reduction"] = dense["macs"] / row["macs"]
         row["speedup_vs_dense"] = {b: dense["latency_ms"][b]["median_ms"] / row["latency_ms"][b]["median_ms"]
                                    for b in row["latency_ms"]}
-        row["fp32_speedup_share_of_macs_reduction"] = row["speedup_vs_dense"]["onnx_fp32"] / row["macs_reduction"]
+        row["fp32_speedup_share_of_macs_reduction"] = (row["speedup_vs_dense"]["onnx_fp32"]
+                                                       / row["macs_reduction"])
         row["int8_speedup_over_fp32"] = (row["latency_ms"]["onnx_fp32"]["median_ms"]
                                          / row["latency_ms"]["onnx_int8"]["median_ms"])
         if name != "dense":

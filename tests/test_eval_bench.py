@@ -144,6 +144,18 @@ def test_measure_interleaved_alternates_the_order_and_counts_runs():
         measure_interleaved(runners, runs=0)
 
 
+def test_timed_onnx_sessions_sleep_instead_of_spinning(tmp_path):
+    """Spinning worker threads of one session slow the next model timed (interleaving)."""
+    from coronet.deploy import export_onnx
+    from coronet.deploy.latency import onnx_session
+    from coronet.models import get_generator
+
+    export_onnx(get_generator("resnet_9blocks", ngf=2), tmp_path / "g.onnx", (16, 16), "fp32")
+    options = onnx_session(tmp_path / "g.onnx", threads=2).get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert options.intra_op_num_threads == 2
+
+
 def test_bench_command_compares_two_runs_interleaved(runs, capsys):
     run_dir, dense_dir = runs
     assert main(["export", str(run_dir), "--dtype", "fp32", "--calibration-images", "4"]) == 0

@@ -30,8 +30,11 @@ def test_compact_generators_export_to_onnx_and_match_pytorch(tmp_path, name, siz
     images = np.random.default_rng(0).uniform(-1, 1, (6, 3, size, size)).astype(np.float32)
     fp32 = export_onnx(compact, tmp_path / "g.onnx", (size, size), "fp32", check_images=images[:2])
     assert fp32.psnr_db >= 40 and fp32.max_abs_diff < 1e-4
-    with torch.no_grad():  # the file alone reproduces the PyTorch output on new images
-        np.testing.assert_allclose(run_onnx(tmp_path / "g.onnx", images[2:4]),
+    alone = tmp_path / "alone"  # the file alone (no weights sidecar) reproduces PyTorch on new images
+    alone.mkdir()
+    (alone / "g.onnx").write_bytes((tmp_path / "g.onnx").read_bytes())
+    with torch.no_grad():
+        np.testing.assert_allclose(run_onnx(alone / "g.onnx", images[2:4]),
                                    compact(torch.from_numpy(images[2:4])).numpy(), atol=1e-4)
     fp16 = export_onnx(compact, tmp_path / "g16.onnx", (size, size), "fp16", check_images=images[:2])
     assert fp16.psnr_db >= 40
@@ -44,6 +47,8 @@ def test_compact_generators_export_to_onnx_and_match_pytorch(tmp_path, name, siz
     ops = {n.op_type for n in graph.node}
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     assert any(t.data_type == onnx.TensorProto.INT8 for t in graph.initializer)  # int8 weights
+    left = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
+    assert left == ["g.onnx", "g16.onnx", "g8.onnx"]  # no sidecars or temporary files left behind
 
 
 def test_int8_needs_calibration_images(tmp_path):

@@ -47,8 +47,11 @@ def run_onnx(path: str | Path, images: np.ndarray, threads: int | None = None) -
 def _export_fp32(generator: nn.Module, path: Path, input_size: tuple[int, int]) -> None:
     x = torch.zeros(1, 3, *input_size)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
+    # One self-contained file (weights inside, not in a `.data` sidecar): the file is what gets
+    # copied to a phone, and a generator is far below ONNX's 2 GB single-file limit.
     torch.onnx.export(generator.eval(), (x,), str(path), dynamo=True, opset_version=18,
-                      input_names=["image"], output_names=["translated"], verbose=False)
+                      input_names=["image"], output_names=["translated"], verbose=False,
+                      external_data=False)
 
 
 def _to_fp16(src: Path, dst: Path) -> None:
