@@ -1,8 +1,8 @@
 """Does a coronet generator run faster in proportion to its MACs? CPU latency of the compact
 ResNet-9 (ngf 64) at 25% and 10% of the MACs against the dense one, 256x256, batch 1.
 
-    python benchmarks/latency.py                         # targets 0.25 0.1, 2 threads, 30 runs
-    python benchmarks/latency.py --search-steps 20 --runs 5  # quick look
+    python benchmarks/latency.py                         # targets 0.25 0.1, 2 threads, 3 x 30 runs
+    python benchmarks/latency.py --search-steps 20 --runs 5 --repeats 1  # quick look
 
 The compact widths are the ones coronet's search chooses (hypernetwork + proximal pruning with the
 budget controller, Pix2Pix on ../shared/data/edges2shoes-mini). The search runs at --search-size
@@ -12,9 +12,10 @@ weights, so no fine-tuning is done; the compact generator is measured at 256x256
 
 All models are exported to ONNX FP32 and INT8 (static, QDQ, calibrated on 16 real training images
 at 256x256) and timed interleaved in one process (onnxruntime, intra-op threads = --threads,
-sequential execution; PyTorch eager for reference). The criterion of the issue: the ONNX FP32
-speed-up reaches at least 70% of the MACs reduction (>= 2.8x at 25%). Writes
-benchmarks/results/latency.json.
+sequential execution; PyTorch eager for reference), --repeats times; every figure is the median
+over the repeats of each repeat's median (speed-ups: of the per-repeat ratios). The criterion of
+the issue: the ONNX FP32 speed-up reaches at least 70% of the MACs reduction (>= 2.8x at 25%).
+Writes benchmarks/results/latency.json.
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--runs", type=int, default=30)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3,
+                   help="independent interleaved measurements; figures are medians over them")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latency.json")
     args = p.parse_args()
@@ -99,26 +102,37 @@ def main() -> None:
                 runners[f"{name}|onnx_{dtype}"] = onnx_runner(path, size, args.threads)
             runners[f"{name}|torch"] = torch_runner(g, size, args.threads)
             rows[name] = {**info, "macs": count_macs(g, size), "params": count_params(g), "export": checks}
-        with tqdm(total=args.runs, desc="latency (interleaved)") as bar:
-            timed = measure_interleaved(runners, runs=args.runs, warmup=args.warmup,
-                                        progress=lambda _: bar.update())
+        repeats = []  # each repeat: every runner interleaved, `runs` rounds; its medians
+        with tqdm(total=args.runs * args.repeats, desc="latency (interleaved)") as bar:
+            for _ in range(args.repeats):
+                repeats.append(measure_interleaved(runners, runs=args.runs, warmup=args.warmup,
+                                                   progress=lambda _: bar.update()))
 
+    def median_of(values) -> float:
+        return float(np.median(list(values)))
+
+    backends = ("torch", "onnx_fp32", "onnx_int8")
     dense = rows["dense"]
     for name, row in rows.items():
-        row["latency_ms"] = {b: timed[f"{name}|{b}"] for b in ("torch", "onnx_fp32", "onnx_int8")}
+        medians = {b: [t[f"{name}|{b}"]["median_ms"] for t in repeats] for b in backends}
+        speedups = {b: [t[f"dense|{b}"]["median_ms"] / t[f"{name}|{b}"]["median_ms"] for t in repeats]
+                    for b in backends}
+        row["latency_ms"] = {b: {"median_ms": median_of(medians[b]), "per_repeat_median_ms": medians[b],
+                                 "per_repeat": [t[f"{name}|{b}"] for t in repeats]} for b in backends}
         row["achieved_ratio"] = row["macs"] / dense["macs"]
         row["macs_reduction"] = dense["macs"] / row["macs"]
-        row["speedup_vs_dense"] = {b: dense["latency_ms"][b]["median_ms"] / row["latency_ms"][b]["median_ms"]
-                                   for b in row["latency_ms"]}
+        row["speedup_vs_dense"] = {b: median_of(v) for b, v in speedups.items()}
+        row["speedup_vs_dense_per_repeat"] = speedups
         row["fp32_speedup_share_of_macs_reduction"] = (row["speedup_vs_dense"]["onnx_fp32"]
                                                        / row["macs_reduction"])
-        row["int8_speedup_over_fp32"] = (row["latency_ms"]["onnx_fp32"]["median_ms"]
-                                         / row["latency_ms"]["onnx_int8"]["median_ms"])
+        row["int8_speedup_over_fp32"] = median_of(
+            t[f"{name}|onnx_fp32"]["median_ms"] / t[f"{name}|onnx_int8"]["median_ms"] for t in repeats)
         if name != "dense":
             row["meets_70pct_criterion"] = row["fp32_speedup_share_of_macs_reduction"] >= 0.7
         print(f"{name:14s} MACs {row['macs'] / 1e9:6.2f} G ({row['achieved_ratio']:.4f})  "
               f"ORT FP32 {row['latency_ms']['onnx_fp32']['median_ms']:7.1f} ms "
-              f"(x{row['speedup_vs_dense']['onnx_fp32']:.2f} vs MACs x{row['macs_reduction']:.2f})  "
+              f"(x{row['speedup_vs_dense']['onnx_fp32']:.2f} vs MACs x{row['macs_reduction']:.2f}; "
+              f"repeats {', '.join(f'{v:.2f}' for v in speedups['onnx_fp32'])})  "
               f"INT8 {row['latency_ms']['onnx_int8']['median_ms']:7.1f} ms "
               f"(x{row['int8_speedup_over_fp32']:.2f} over FP32)  "
               f"torch {row['latency_ms']['torch']['median_ms']:7.1f} ms", flush=True)
@@ -128,7 +142,8 @@ def main() -> None:
     write_result(args.out, {
         "environment": env,
         "setup": {"generator": f"{NETG} ngf{NGF}", "size": list(size), "batch": 1, "runs": args.runs,
-                  "warmup": args.warmup, "interleaved": True, "threads": args.threads,
+                  "repeats": args.repeats, "warmup": args.warmup, "interleaved": True,
+                  "threads": args.threads,
                   "onnxruntime": "CPUExecutionProvider, sequential, intra_op_num_threads=threads",
                   "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images"},
         "models": rows,
