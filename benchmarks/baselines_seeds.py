@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import operator
 import re
 import statistics
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 from common import write_result
 
 RESULTS = Path(__file__).parent / "results"
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "l1": False, "fd_rand_AtoB": False, "fd_rand_BtoA": False}
+BETTER = {"psnr": operator.gt, "ssim": operator.gt, "l1": operator.lt,
+          "fd_rand_AtoB": operator.lt, "fd_rand_BtoA": operator.lt}
 
 
 def seed_results(dataset: str) -> dict[int, dict]:
@@ -39,7 +41,7 @@ def main() -> None:
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
     metrics = {seed: {r["row"]: r["metrics"] for r in run["rows"]} for seed, run in runs.items()}
-    keys = [k for k in HIGHER_IS_BETTER if k in next(iter(metrics[0].values()))]
+    keys = [k for k in BETTER if k in next(iter(metrics[0].values()))]
     rows = {}
     for row in metrics[0]:
         rows[row] = {}
@@ -54,8 +56,7 @@ def main() -> None:
         target = row.split("@")[1]
         wins[target] = {}
         for k in keys:
-            better = (lambda a, b: a > b) if HIGHER_IS_BETTER[k] else (lambda a, b: a < b)
-            wins[target][k] = [all(better(metrics[s][row][k], metrics[s][f"{b}@{target}"][k])
+            wins[target][k] = [all(BETTER[k](metrics[s][row][k], metrics[s][f"{b}@{target}"][k])
                                    for b in ("uniform", "magnitude")) for s in sorted(runs)]
     out = RESULTS / f"baselines_{args.dataset}_seeds.json"
     write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": sorted(runs),

@@ -33,18 +33,20 @@ def torch_runner(model: nn.Module, size: tuple[int, int], threads: int) -> Calla
     return run
 
 
-def onnx_session(path: str | Path, threads: int) -> onnxruntime.InferenceSession:
+def onnx_session(path: str | Path, threads: int | None = None) -> onnxruntime.InferenceSession:
     """An onnxruntime CPU session whose worker threads sleep, not spin, once a run ends.
 
     Spinning is onnxruntime's default; when models are timed interleaved, the threads of the model
     that just ran keep spinning on the cores the next model needs. Measured on 2 cores at 256x256:
     a 5.7 GMAC ResNet-9 ran in 87 ms alone but 117 ms right after the 57 GMAC dense one, and 85 ms
-    with spinning off. Alone, spinning changes its latency by under 1%.
+    with spinning off. Alone, spinning changes its latency by under 1%. threads=None: onnxruntime's
+    default (one per physical core).
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    if threads:
+        options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from coronet.deploy.latency import onnx_session
 from coronet.errors import ConfigError
 
 DTYPES = ("fp32", "fp16", "int8")
@@ -34,12 +35,7 @@ class ExportCheck:
 
 
 def run_onnx(path: str | Path, images: np.ndarray, threads: int | None = None) -> np.ndarray:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(path, threads)
     name = session.get_inputs()[0].name
     return np.concatenate([session.run(None, {name: images[i:i + 1]})[0] for i in range(len(images))])
 
