@@ -6,7 +6,8 @@ a dB. Reads baselines_<dataset>.json (seed 0) and baselines_<dataset>_seed<N>.js
     python benchmarks/baselines_seeds.py edges2shoes
 
 and writes baselines_<dataset>_seeds.json: per row the mean, sample standard deviation, min and max
-of every quality metric, and per target and seed whether coronet beat both baselines on each.
+of every quality metric, per target and seed whether coronet beat both baselines on each, and the
+per-seed difference coronet minus each baseline (mean and standard error over the seeds).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ from common import write_result
 RESULTS = Path(__file__).parent / "results"
 BETTER = {"psnr": operator.gt, "ssim": operator.gt, "l1": operator.lt,
           "fd_rand_AtoB": operator.lt, "fd_rand_BtoA": operator.lt}
+BASELINES = ("uniform", "magnitude")
+
+
+def paired_difference(differences: list[float]) -> dict:
+    """Mean and standard error of per-seed differences (coronet minus a baseline)."""
+    return {"mean": statistics.mean(differences),
+            "stderr": statistics.stdev(differences) / len(differences) ** 0.5,
+            "per_seed": differences}
 
 
 def seed_results(dataset: str) -> dict[int, dict]:
@@ -49,7 +58,7 @@ def main() -> None:
             values = [metrics[s][row][k] for s in sorted(runs)]
             rows[row][k] = {"mean": statistics.mean(values), "std": statistics.stdev(values),
                             "min": min(values), "max": max(values), "per_seed": values}
-    wins = {}
+    wins, paired = {}, {}
     for row in metrics[0]:
         if not row.startswith("coronet@"):
             continue
@@ -57,15 +66,25 @@ def main() -> None:
         wins[target] = {}
         for k in keys:
             wins[target][k] = [all(BETTER[k](metrics[s][row][k], metrics[s][f"{b}@{target}"][k])
-                                   for b in ("uniform", "magnitude")) for s in sorted(runs)]
+                                   for b in BASELINES) for s in sorted(runs)]
+        # a seed fixes data order and initialisation for every row, so coronet - baseline per seed
+        # removes the part of the spread the rows share
+        for b in BASELINES:
+            paired[f"{target} vs {b}"] = {
+                k: paired_difference([metrics[s][row][k] - metrics[s][f"{b}@{target}"][k]
+                                      for s in sorted(runs)]) for k in keys}
     out = RESULTS / f"baselines_{args.dataset}_seeds.json"
     write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": sorted(runs),
-                       "rows": rows, "coronet_beats_both_baselines": wins})
+                       "rows": rows, "coronet_beats_both_baselines": wins,
+                       "coronet_minus_baseline": paired})
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))
     for target, per_metric in wins.items():
         print(f"coronet@{target} beats both baselines: "
               + ", ".join(f"{k} {sum(v)}/{len(v)} seeds" for k, v in per_metric.items()))
+    for pair, per_metric in paired.items():
+        print(f"coronet@{pair}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
+                                               for k, v in per_metric.items()))
 
 
 if __name__ == "__main__":
