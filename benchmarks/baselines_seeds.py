@@ -50,12 +50,13 @@ def main() -> None:
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
     metrics = {seed: {r["row"]: r["metrics"] for r in run["rows"]} for seed, run in runs.items()}
+    seeds = sorted(runs)
     keys = [k for k in BETTER if k in next(iter(metrics[0].values()))]
     rows = {}
     for row in metrics[0]:
         rows[row] = {}
         for k in keys:
-            values = [metrics[s][row][k] for s in sorted(runs)]
+            values = [metrics[s][row][k] for s in seeds]
             rows[row][k] = {"mean": statistics.mean(values), "std": statistics.stdev(values),
                             "min": min(values), "max": max(values), "per_seed": values}
     wins, paired = {}, {}
@@ -66,15 +67,15 @@ def main() -> None:
         wins[target] = {}
         for k in keys:
             wins[target][k] = [all(BETTER[k](metrics[s][row][k], metrics[s][f"{b}@{target}"][k])
-                                   for b in BASELINES) for s in sorted(runs)]
+                                   for b in BASELINES) for s in seeds]
         # a seed fixes data order and initialisation for every row, so coronet - baseline per seed
         # removes the part of the spread the rows share
         for b in BASELINES:
             paired[f"{target} vs {b}"] = {
                 k: paired_difference([metrics[s][row][k] - metrics[s][f"{b}@{target}"][k]
-                                      for s in sorted(runs)]) for k in keys}
+                                      for s in seeds]) for k in keys}
     out = RESULTS / f"baselines_{args.dataset}_seeds.json"
-    write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": sorted(runs),
+    write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": seeds,
                        "rows": rows, "coronet_beats_both_baselines": wins,
                        "coronet_minus_baseline": paired})
     for row, values in rows.items():

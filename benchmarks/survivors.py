@@ -36,8 +36,9 @@ from coronet.gan.trainer import Trainer
 def init_agreement(initial: torch.Tensor, alive: torch.Tensor) -> float:
     """Share of the survivors that are among the len(survivors) largest initial |z|."""
     k = int(alive.sum())
-    top = set(initial.abs().argsort(descending=True)[:k].tolist())
-    return len(top & set(torch.nonzero(alive).flatten().tolist())) / k
+    top = torch.zeros_like(alive)
+    top[initial.abs().topk(k).indices] = True
+    return int((top & alive).sum()) / k
 
 
 def search_once(args, seed: int) -> dict:
@@ -54,22 +55,21 @@ def search_once(args, seed: int) -> dict:
         trainer.run()
         wall = time.perf_counter() - start
     controller = trainer.controllers["G_A"]
-    groups = {}
-    for name, z0 in initial.items():
-        alive = latents.alive(name)
-        groups[name] = {"size": z0.numel(), "survivors": int(alive.sum()),
-                        "agreement": init_agreement(z0, alive),
-                        "chance": int(alive.sum()) / z0.numel()}
+    survivors = latents.widths()
+    groups = {name: {"size": z0.numel(), "survivors": survivors[name],
+                     "agreement": init_agreement(z0, latents.alive(name)),
+                     "chance": survivors[name] / z0.numel()}
+              for name, z0 in initial.items()}
     agreements = [g["agreement"] for g in groups.values()]
-    chances = [g["chance"] for g in groups.values()]
-    print(f"seed {seed}: agreement min {min(agreements):.2f} median {statistics.median(agreements):.2f}"
-          f" (chance median {statistics.median(chances):.2f}), search {trainer.steps_done['search']} steps,"
-          f" final shrink gamma*lr {controller.gamma * cfg.train.lr:.2e}/step", flush=True)
-    return {"seed": seed, "search_steps": trainer.steps_done["search"], "search_wall_s": wall,
-            "achieved_ratio": controller.status().ratio, "final_gamma": controller.gamma,
-            "final_shrink_per_step": controller.gamma * cfg.train.lr, "lr": cfg.train.lr,
-            "agreement_min": min(agreements), "agreement_median": statistics.median(agreements),
-            "chance_median": statistics.median(chances), "groups": groups}
+    result = {"seed": seed, "search_steps": trainer.steps_done["search"], "search_wall_s": wall,
+              "achieved_ratio": controller.status().ratio, "final_gamma": controller.gamma,
+              "final_shrink_per_step": controller.gamma * cfg.train.lr, "lr": cfg.train.lr,
+              "agreement_min": min(agreements), "agreement_median": statistics.median(agreements),
+              "chance_median": statistics.median(g["chance"] for g in groups.values()), "groups": groups}
+    print(f"seed {seed}: agreement min {result['agreement_min']:.2f} median {result['agreement_median']:.2f}"
+          f" (chance median {result['chance_median']:.2f}), search {result['search_steps']} steps,"
+          f" final shrink gamma*lr {result['final_shrink_per_step']:.2e}/step", flush=True)
+    return result
 
 
 def main() -> None:
