@@ -7,7 +7,12 @@ a dB. Reads baselines_<dataset>.json (seed 0) and baselines_<dataset>_seed<N>.js
 
 and writes baselines_<dataset>_seeds.json: per row the mean, sample standard deviation, min and max
 of every quality metric, per target and seed whether coronet beat both baselines on each, and the
-per-seed difference coronet minus each baseline (mean and standard error over the seeds).
+per-seed difference coronet minus each baseline and minus dense (mean and standard error over the seeds).
+
+The same per-seed difference of dense minus uniform is the benchmark's resolution: the dense model
+has 1/target times the MACs, so where it does not separate from the uniform baseline either, a
+metric at this training length cannot rank the compressed models. `dataset` is the file prefix, so
+runs written with `--out baselines_edges2shoes_long_seed<N>.json` aggregate as `edges2shoes_long`.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ def paired_difference(differences: list[float]) -> dict:
     return {"mean": statistics.mean(differences),
             "stderr": statistics.stdev(differences) / len(differences) ** 0.5,
             "per_seed": differences}
+
+
+def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row: str,
+                other: str) -> dict:
+    """Per metric, the paired difference row minus other over the seeds."""
+    return {k: paired_difference([metrics[s][row][k] - metrics[s][other][k] for s in seeds]) for k in keys}
 
 
 def seed_results(dataset: str) -> dict[int, dict]:
@@ -59,7 +70,7 @@ def main() -> None:
             values = [metrics[s][row][k] for s in seeds]
             rows[row][k] = {"mean": statistics.mean(values), "std": statistics.stdev(values),
                             "min": min(values), "max": max(values), "per_seed": values}
-    wins, paired = {}, {}
+    wins, paired, resolution = {}, {}, {}
     for row in metrics[0]:
         if not row.startswith("coronet@"):
             continue
@@ -71,21 +82,24 @@ def main() -> None:
         # a seed fixes data order and initialisation for every row, so coronet - baseline per seed
         # removes the part of the spread the rows share
         for b in BASELINES:
-            paired[f"{target} vs {b}"] = {
-                k: paired_difference([metrics[s][row][k] - metrics[s][f"{b}@{target}"][k]
-                                      for s in seeds]) for k in keys}
+            paired[f"{target} vs {b}"] = paired_rows(metrics, seeds, keys, row, f"{b}@{target}")
+        if "dense" in metrics[0]:
+            paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
+            resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
     out = RESULTS / f"baselines_{args.dataset}_seeds.json"
     write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": seeds,
                        "rows": rows, "coronet_beats_both_baselines": wins,
-                       "coronet_minus_baseline": paired})
+                       "coronet_minus_baseline": paired, "dense_minus_uniform": resolution})
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))
     for target, per_metric in wins.items():
         print(f"coronet@{target} beats both baselines: "
               + ", ".join(f"{k} {sum(v)}/{len(v)} seeds" for k, v in per_metric.items()))
-    for pair, per_metric in paired.items():
-        print(f"coronet@{pair}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
-                                               for k, v in per_metric.items()))
+    shown = [(f"coronet@{pair}", d) for pair, d in paired.items()]
+    shown += [(f"dense vs uniform@{target} (resolution)", d) for target, d in resolution.items()]
+    for label, per_metric in shown:
+        print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
+                                      for k, v in per_metric.items()))
 
 
 if __name__ == "__main__":
