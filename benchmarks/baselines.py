@@ -120,6 +120,13 @@ def generators_of(args, row: str) -> dict:
             for name in ("G_A", "G_B")[: 1 if args.model == "pix2pix" else 2]}
 
 
+def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) -> dict:
+    """Generators of these widths, newly initialised with the run's seed: trained from scratch."""
+    torch.manual_seed(args.seed)
+    return {n: get_generator(cfg.model.netG, widths=w, ngf=args.ngf, use_dropout=bool(cfg.model.use_dropout))
+            for n, w in widths.items()}
+
+
 def run_rows(args) -> list[dict]:
     rows = []
     for ratio in args.targets:
@@ -141,10 +148,7 @@ def run_rows(args) -> list[dict]:
                   for n, c in costs.items()}
         name = f"uniform@{ratio}"
         if (r := saved_row(args, name)) is None:
-            torch.manual_seed(args.seed)
-            thin = {n: get_generator(cfg.model.netG, widths=w, ngf=args.ngf,
-                                     use_dropout=bool(cfg.model.use_dropout)) for n, w in widths.items()}
-            trainer, wall = train(cfg, compress=False, generators=thin)
+            trainer, wall = train(cfg, compress=False, generators=fresh_generators(args, cfg, widths))
             r = save_row(args, name, trainer, wall, {"method": "uniform", "target": ratio})
         rows.append(r)
         name = f"magnitude@{ratio}"
@@ -241,8 +245,9 @@ def plot(args, rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def arguments(description: str = __doc__) -> argparse.Namespace:
+    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py)."""
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset", choices=sorted(SETS))
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--ngf", type=int, default=32)
@@ -253,7 +258,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
-    p.add_argument("--out", type=Path, help="default: benchmarks/results/baselines_<dataset>.json")
+    p.add_argument("--out", type=Path, help="default: benchmarks/results/<benchmark>_<dataset>[_seedN].json")
     args = p.parse_args()
     spec = SETS[args.dataset]
     args.data = DATA / spec["folder"]
@@ -261,13 +266,18 @@ def main() -> None:
     args.targets = args.targets or spec["targets"]
     args.search_steps = args.search_steps or spec["search"]
     args.finetune_steps = args.finetune_steps or spec["finetune"]
-    seed = f"_seed{args.seed}" if args.seed else ""
-    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}{seed}"
+    args.seed_tag = f"_seed{args.seed}" if args.seed else ""
+    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
-    args.out = args.out or Path(__file__).parent / "results" / f"baselines_{args.dataset}{seed}.json"
     if not args.data.is_dir():
         raise SystemExit(f"{args.data} not found: this benchmark needs ../shared/data/{spec['folder']}")
     torch.set_num_threads(args.threads)
+    return args
+
+
+def main() -> None:
+    args = arguments()
+    args.out = args.out or Path(__file__).parent / "results" / f"baselines_{args.dataset}{args.seed_tag}.json"
     rows = run_rows(args)
     quality(args, rows)
     latency(args, rows)

@@ -1,0 +1,69 @@
+"""Where coronet's deficit comes from: two control rows beside a finished baselines.py run.
+
+At 4x the default length (search 1200, fine-tune 1200 steps) coronet@0.25 falls ~0.35 dB PSNR behind
+both the dense model and the uniformly thinner one, which are level with each other. Two rows tell
+the suspects apart:
+  coronet-arch@r  coronet's searched widths, newly initialised and trained from scratch for as many
+                  steps as the coronet run took. Level with uniform: the widths are not the problem,
+                  the search-then-fine-tune schedule is. Behind uniform: the widths are.
+  uniform-ft@r    the uniform widths trained from scratch for only the fine-tune steps. Level with
+                  coronet: the search phase adds nothing the fine-tune keeps.
+
+    python benchmarks/baselines.py edges2shoes --targets 0.25 --search-steps 1200 --finetune-steps 1200
+    python benchmarks/ablation.py  edges2shoes --targets 0.25 --search-steps 1200 --finetune-steps 1200
+
+Takes the trained rows from baselines.py's --work folder (same options, so the same folder) and
+writes benchmarks/results/ablation_<dataset>[_seed<N>].json with all rows' PSNR / SSIM / L1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import baselines as B
+from common import environment, write_result
+from coronet.pruning import CostModel
+from coronet.pruning.baselines import uniform_widths
+
+
+def control_rows(args) -> list[dict]:
+    rows = []
+    size = (args.size, args.size)
+    for ratio in args.targets:
+        coronet = B.saved_row(args, f"coronet@{ratio}")
+        if coronet is None or B.saved_row(args, "dense") is None:
+            raise SystemExit(f"no finished coronet@{ratio} and dense rows in {args.work}: "
+                             "run benchmarks/baselines.py with the same options first")
+        rows += [coronet, B.saved_row(args, "dense")]
+        rows += [r for r in (B.saved_row(args, f"{m}@{ratio}") for m in ("uniform", "magnitude")) if r]
+        searched = {n: g["widths"] for n, g in coronet["generators"].items()}
+        costs = {n: CostModel(g, size) for n, g in B.generators_of(args, "dense").items()}
+        cfg = B.config(args)
+        uniform = {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
+                   for n, c in costs.items()}
+        for name, widths, steps in ((f"coronet-arch@{ratio}", searched, coronet["steps"]),
+                                    (f"uniform-ft@{ratio}", uniform, args.finetune_steps)):
+            if (r := B.saved_row(args, name)) is None:
+                cfg = B.config(args, steps=steps)
+                trainer, wall = B.train(cfg, compress=False, generators=B.fresh_generators(args, cfg, widths))
+                r = B.save_row(args, name, trainer, wall, {"method": name.split("@")[0], "target": ratio})
+            rows.append(r)
+    return list({r["row"]: r for r in rows}.values())
+
+
+def main() -> None:
+    args = B.arguments(__doc__)
+    args.out = args.out or Path(__file__).parent / "results" / f"ablation_{args.dataset}{args.seed_tag}.json"
+    rows = control_rows(args)
+    B.quality(args, rows)
+    for r in rows:
+        m = r["metrics"]
+        print(f"{r['row']:<20} {r['steps']:>5} steps  " + "  ".join(
+            f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float)))
+    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    write_result(args.out, {"benchmark": f"ablation_{args.dataset}", "config": config_out,
+                            "environment": environment(), "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
