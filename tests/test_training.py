@@ -160,3 +160,22 @@ def test_init_from_a_dense_generator_starts_the_search_from_its_weights(tmp_path
     wrong.model.init_from = str(path)
     with pytest.raises(Exception, match="ngf|widths"):
         Trainer(wrong, tmp_path / "run2")
+
+
+def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_init(tmp_path):
+    from coronet.errors import ConfigError
+    from coronet.gan import setup
+    from coronet.models import get_generator
+
+    run_dir = tmp_path / "run"
+    trainer, _ = _run(tiny(tmp_path, finetune_init="scratch", finetune_steps=0, seed=3), run_dir)
+    final, searched = trainer.generators["G_A"], load_generator(run_dir / "searched" / "G_A.json")
+    assert final.widths == searched.widths
+    torch.manual_seed(3)
+    reference = get_generator(final.spec.name, widths=final.widths, **final.spec.kwargs)
+    x = torch.randn(2, 3, 32, 32)
+    final.eval(), searched.eval(), reference.eval()
+    assert torch.equal(final(x), reference(x))
+    assert (final(x) - searched(x)).abs().max() > 1e-3
+    with pytest.raises(ConfigError, match="finetune_init"):
+        setup.resolve_defaults(tiny(tmp_path, finetune_init="pretrained"))

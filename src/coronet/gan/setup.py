@@ -29,6 +29,7 @@ from coronet.models import (
 from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
 
 MODELS = ("pix2pix", "cyclegan")
+FINETUNE_INITS = ("searched", "scratch")  # scratch: the searched widths, newly initialised
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -45,6 +46,8 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         t.gan_mode = "vanilla" if pix2pix else "lsgan"
     if t.gan_mode not in GAN_MODES:
         raise ConfigError(f"gan_mode must be one of {GAN_MODES} (got {t.gan_mode!r})")
+    if t.finetune_init not in FINETUNE_INITS:
+        raise ConfigError(f"train.finetune_init must be one of {FINETUNE_INITS} (got {t.finetune_init!r})")
     if m.use_dropout is None:
         m.use_dropout = pix2pix and m.netG.startswith("unet")
     if m.normD is None:
