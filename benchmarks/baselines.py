@@ -69,6 +69,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.train.decay_steps = args.finetune_steps // 2
     cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
     cfg.prune.ratio = ratio
+    cfg.train.finetune_init = args.finetune_init
     return setup.resolve_defaults(cfg)
 
 
@@ -255,6 +256,8 @@ def arguments(description: str = __doc__) -> argparse.Namespace:
     p.add_argument("--search-steps", type=int)
     p.add_argument("--finetune-steps", type=int)
     p.add_argument("--seed", type=int, default=0, help="training seed of every row (run-to-run spread)")
+    p.add_argument("--finetune-init", choices=setup.FINETUNE_INITS, default="searched",
+                   help="coronet rows: fine-tune from the searched weights or a fresh init of its widths")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -267,7 +270,9 @@ def arguments(description: str = __doc__) -> argparse.Namespace:
     args.search_steps = args.search_steps or spec["search"]
     args.finetune_steps = args.finetune_steps or spec["finetune"]
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
-    tag = f"{args.dataset}-{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}{args.seed_tag}"
+    init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
+    steps = f"{args.search_steps}-{args.finetune_steps}{init}"
+    tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
     if not args.data.is_dir():
         raise SystemExit(f"{args.data} not found: this benchmark needs ../shared/data/{spec['folder']}")
