@@ -29,9 +29,7 @@ from coronet.models import (
 from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
 
 MODELS = ("pix2pix", "cyclegan")
-# searched: go on from the search's weights; scratch: the searched widths, newly initialised;
-# rescaled: the search's weights, each normalised conv scaled to a fresh init's norm (same function)
-FINETUNE_INITS = ("searched", "scratch", "rescaled")
+FINETUNE_INITS = ("searched", "scratch")  # scratch: the searched widths, newly initialised
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:

@@ -29,7 +29,6 @@ from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
 from coronet.models import get_generator, save_generator
-from coronet.models.norms import match_normalised_scales
 from coronet.pruning import BudgetController, CostModel, hypernetize, materialize
 
 SAMPLES = 4
@@ -281,8 +280,6 @@ class Trainer:
                 save_generator(compact, self.run_dir / "searched" / name)
             if self.cfg.train.finetune_init == "scratch":
                 compact = self._fresh(compact)
-            elif self.cfg.train.finetune_init == "rescaled":
-                match_normalised_scales(compact, self._fresh(compact))
             self.generators[name] = compact
         self.objective = self._objective()
         self.opt_G = self._adam([p for g in self.generators.values() for p in g.parameters()])
