@@ -28,7 +28,7 @@ from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
-from coronet.models import get_generator, save_generator
+from coronet.models import save_generator
 from coronet.pruning import BudgetController, CostModel, hypernetize, materialize
 
 SAMPLES = 4
@@ -288,11 +288,11 @@ class Trainer:
 
     def _fresh(self, compact: nn.Module) -> nn.Module:
         """The searched widths, newly initialised: at 4x the default length on edges2shoes they train
-        to a higher PSNR from here than from the searched weights (README). Seeded, the same on every
-        rank, and without disturbing the run's own random stream."""
+        to a higher PSNR from here than from the searched weights (+0.39 dB) at a cost in SSIM
+        (README). Seeded, the same on every rank, and without disturbing the run's random stream."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.train.seed)
-            fresh = get_generator(compact.spec.name, widths=compact.widths, **compact.spec.kwargs)
+            fresh = compact.spec.build(compact.widths)
         return fresh.to(self.device).train()
 
     # ----------------------------------------------------------------- outputs
@@ -366,9 +366,7 @@ class Trainer:
         if any(saved["kind"] != "hyper" for saved in state["generators"].values()):
             # compact after the search, or a plain model given to `use_generators`: same widths
             for name, saved in state["generators"].items():
-                g = get_generator(self.generators[name].spec.name, widths=saved["widths"],
-                                  **self.generators[name].spec.kwargs)
-                self.generators[name] = g.to(self.device)
+                self.generators[name] = self.generators[name].spec.build(saved["widths"]).to(self.device)
             self.objective = self._objective()
             self._build_optimizers()
         for name, saved in state["generators"].items():

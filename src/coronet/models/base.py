@@ -22,6 +22,10 @@ class GeneratorSpec:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kwargs": dict(self.kwargs)}
 
+    def build(self, widths: Mapping[str, int] | None = None) -> Generator:
+        """A newly initialised generator of this kind at `widths`: compact twins, fresh starts."""
+        return get_generator(self.name, widths=widths, **self.kwargs)
+
 
 class Generator(nn.Module):
     """A generator that declares its channel layout.

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coronet.models.base import Generator, get_generator
+from coronet.models.base import Generator
 from coronet.models.layout import RGB_IN
 
 
@@ -129,7 +129,7 @@ def _output_sizes(generator: Generator, input_size: tuple[int, int]) -> dict[str
     layout = generator.layout
     wanted = {s.module for s in layout.convs} | {o.module for o in layout.channel_ops}
     with torch.device("meta"):
-        twin = get_generator(generator.spec.name, widths=generator.widths, **generator.spec.kwargs)
+        twin = generator.spec.build(generator.widths)
     sizes: dict[str, tuple[int, int]] = {}
     hooks = []
     for name, module in twin.named_modules():

@@ -14,7 +14,7 @@ import copy
 import torch
 from torch import nn
 
-from coronet.models.base import Generator, get_generator
+from coronet.models.base import Generator
 from coronet.models.layout import ChannelLayout
 from coronet.pruning.cost import CostModel
 from coronet.pruning.hyperconv import HyperConv
@@ -72,7 +72,7 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
 def materialize(hyper: HyperGenerator) -> Generator:
     """Build the plain compact generator that computes what the masked hyper-model computes."""
     widths = hyper.widths()
-    compact = get_generator(hyper.spec.name, widths=widths, **hyper.spec.kwargs)
+    compact = hyper.spec.build(widths)
     keep = {name: hyper.latents.keep_indices(name) for name in widths}
     source = hyper.net.state_dict()
     target = compact.state_dict()
