@@ -30,11 +30,11 @@ def control_rows(args) -> list[dict]:
     rows = []
     size = (args.size, args.size)
     for ratio in args.targets:
-        coronet = B.saved_row(args, f"coronet@{ratio}")
-        if coronet is None or B.saved_row(args, "dense") is None:
+        coronet, dense = B.saved_row(args, f"coronet@{ratio}"), B.saved_row(args, "dense")
+        if coronet is None or dense is None:
             raise SystemExit(f"no finished coronet@{ratio} and dense rows in {args.work}: "
                              "run benchmarks/baselines.py with the same options first")
-        rows += [coronet, B.saved_row(args, "dense")]
+        rows += [coronet, dense]
         rows += [r for r in (B.saved_row(args, f"{m}@{ratio}") for m in ("uniform", "magnitude")) if r]
         searched = {n: g["widths"] for n, g in coronet["generators"].items()}
         costs = {n: CostModel(g, size) for n, g in B.generators_of(args, "dense").items()}
