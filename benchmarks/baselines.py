@@ -46,6 +46,7 @@ from coronet.gan.trainer import Trainer
 from coronet.models import get_generator, load_generator, save_generator
 from coronet.pruning import CostModel
 from coronet.pruning.baselines import magnitude_prune, uniform_widths
+from coronet.pruning.hypernet import LATENT_INITS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {
@@ -70,6 +71,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
     cfg.prune.ratio = ratio
     cfg.train.finetune_init = args.finetune_init
+    cfg.model.latent_init = args.latent_init
     return setup.resolve_defaults(cfg)
 
 
@@ -246,9 +248,12 @@ def plot(args, rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def arguments(description: str = __doc__) -> argparse.Namespace:
-    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py)."""
+def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
+    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py
+    and variant.py; `more(parser)` adds a script's own options)."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    if more is not None:
+        more(p)
     p.add_argument("dataset", choices=sorted(SETS))
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--ngf", type=int, default=32)
@@ -258,6 +263,8 @@ def arguments(description: str = __doc__) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="training seed of every row (run-to-run spread)")
     p.add_argument("--finetune-init", choices=setup.FINETUNE_INITS, default="searched",
                    help="coronet rows: fine-tune from the searched weights or a fresh init of its widths")
+    p.add_argument("--latent-init", choices=LATENT_INITS,
+                   help="coronet rows: the latent vectors' start (default: DHP's normal draw)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -271,6 +278,7 @@ def arguments(description: str = __doc__) -> argparse.Namespace:
     args.finetune_steps = args.finetune_steps or spec["finetune"]
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
     init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
+    init += f"-z{args.latent_init}" if args.latent_init else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

@@ -41,3 +41,14 @@ def test_overrides_are_typed_and_checked(tmp_path):
     assert from_dict(load_preset(str(yaml_file))).train.search_steps == 7
     with pytest.raises(ConfigError, match="no preset"):
         load_preset("no-such-preset")
+
+
+def test_latent_start_is_checked_against_the_init():
+    from coronet.gan.setup import resolve_defaults
+
+    assert resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=ones"])).model.latent_init == "ones"
+    with pytest.raises(ConfigError, match="latent_init must be one of"):
+        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=uniform"]))
+    with pytest.raises(ConfigError, match="needs model.latent_init=ones"):
+        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=normal",
+                                                       "model.init_from=dense.pth"]))

@@ -105,3 +105,24 @@ def test_hypernetwork_size_follows_the_formula():
     # c_in * c_out * (1 + 2m + k^2 m + k^2) per layer (method.md §2)
     layer, _ = _layer(nn.Conv2d(6, 5, 3), m=8)
     assert sum(p.numel() for p in layer.hyper_parameters()) == 6 * 5 * (1 + 16 + 72 + 9)
+
+
+def test_flat_latent_start_gives_every_kernel_the_hyperfan_in_scale():
+    # "ones": no z_out * z_in pattern, so each generated kernel entry has Var = 1 / (c_in k^2),
+    # a plain fresh conv's scale, in every row and column alike
+    torch.manual_seed(0)
+    hyper = hypernetize(get_generator("resnet_9blocks", ngf=8), latent_init="ones")
+    assert all(bool((z == 1).all()) for z in hyper.latents.vectors.values())
+    for module, layer in hyper.hyper_layers().items():
+        kernel = layer.kernel().detach()
+        if kernel.numel() < 2000:
+            continue
+        expected = (layer.c_in * kernel.shape[-1]) ** -0.5
+        assert abs(float(kernel.std()) / expected - 1) < 0.1, module
+        per_column = kernel.transpose(0, 1).reshape(layer.c_in, -1).std(dim=1) / expected
+        assert float(per_column.max() / per_column.min()) < 2.5, module
+    normal = hypernetize(get_generator("resnet_9blocks", ngf=8))
+    z = torch.cat([v.detach() for v in normal.latents.vectors.values()])
+    assert 0.8 < float(z.std()) < 1.2 and not bool((z == 1).all())  # DHP's N(0, 1) by default
+    with pytest.raises(ValueError, match="latent_init='ones'"):
+        hypernetize(get_generator("resnet_9blocks", ngf=8), init="dense", latent_init="normal")

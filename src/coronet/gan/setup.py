@@ -27,6 +27,7 @@ from coronet.models import (
     load_reference_state_dict,
 )
 from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
+from coronet.pruning.hypernet import LATENT_INITS
 
 MODELS = ("pix2pix", "cyclegan")
 FINETUNE_INITS = ("searched", "scratch")  # scratch: the searched widths, newly initialised
@@ -48,6 +49,11 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"gan_mode must be one of {GAN_MODES} (got {t.gan_mode!r})")
     if t.finetune_init not in FINETUNE_INITS:
         raise ConfigError(f"train.finetune_init must be one of {FINETUNE_INITS} (got {t.finetune_init!r})")
+    if m.latent_init is not None and m.latent_init not in LATENT_INITS:
+        raise ConfigError(f"model.latent_init must be one of {LATENT_INITS} (got {m.latent_init!r})")
+    if (m.init_from or m.init_from_B) and m.latent_init == "normal":
+        raise ConfigError("model.init_from starts the hypernetwork at the dense kernels, which needs "
+                          "model.latent_init=ones (or leave it unset)")
     if m.use_dropout is None:
         m.use_dropout = pix2pix and m.netG.startswith("unet")
     if m.normD is None:

@@ -57,7 +57,8 @@ class Trainer:
             dense = setup.dense_generator(cfg, name)
             if compress:
                 hyper = hypernetize(dense, cfg.model.embedding_dim,
-                                    init="dense" if self._init_source(name) else "scratch")
+                                    init="dense" if self._init_source(name) else "scratch",
+                                    latent_init=cfg.model.latent_init)
                 cost = hyper.cost_model(size)
                 budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
                 self.controllers[name] = BudgetController(
