@@ -46,7 +46,8 @@ def test_overrides_are_typed_and_checked(tmp_path):
 def test_latent_start_is_checked_against_the_init():
     from coronet.gan.setup import resolve_defaults
 
-    assert resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=ones"])).model.latent_init == "ones"
+    ones = resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=ones"]))
+    assert ones.model.latent_init == "ones"
     with pytest.raises(ConfigError, match="latent_init must be one of"):
         resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=uniform"]))
     with pytest.raises(ConfigError, match="needs model.latent_init=ones"):

@@ -174,3 +174,20 @@ def test_ranking_alone_lands_any_feasible_target_inside_the_window(name, ngf, si
     assert status.cost <= budget.limit  # never over the user's budget
     assert status.cost >= budget.lower
     assert all(w >= min(min_channels, hyper.latents.groups[g].size) for g, w in status.widths.items())
+
+
+@pytest.mark.parametrize("ratio", [0.25, 0.1])
+def test_equal_evidence_thins_every_group_evenly(ratio):
+    # latents the soft threshold set to exactly 0 carry no ranking: the deaths must spread over
+    # the groups (not empty them in the order of their names)
+    hyper = _hyper("scratch", ngf=16)
+    with torch.no_grad():
+        for z in hyper.latents.vectors.values():
+            z.zero_()
+    cost = hyper.cost_model((32, 32))
+    budget = resolve_budget(BudgetTarget("macs", ratio=ratio), cost, 4)
+    ctl = BudgetController(hyper.latents, cost, budget, search_steps=1, lr=2e-4)
+    status = ctl.land_now()
+    assert budget.lower <= status.cost <= budget.limit
+    shares = [status.widths[g] / hyper.latents.groups[g].size for g in hyper.latents.prunable_names()]
+    assert max(shares) - min(shares) <= 0.15, shares

@@ -2,10 +2,12 @@
 
 After every generator optimizer step, `BudgetController.step(lr)`:
  1. soft-thresholds the alive latents of every group above its minimum width by gamma * lr;
- 2. lets channels whose |z| fell to the threshold die, lowest |z| per unit of cost saved first,
-    but not faster than a straight planned path from the dense cost to the target (reached at
-    `reach_fraction` of the search budget) and never below the landing window's lower edge: a
-    channel that would run ahead stays alive and competes on (its latent can grow back);
+ 2. lets channels whose |z| fell to the threshold die, lowest |z| per unit of cost saved first
+    (ties, such as the many latents the soft threshold sets to exactly 0, go to the group that is
+    widest relative to its dense size, so they thin evenly), but not faster than a straight
+    planned path from the dense cost to the target (reached at `reach_fraction` of the search
+    budget) and never below the landing window's lower edge: a channel that would run ahead stays
+    alive and competes on (its latent can grow back);
  3. lands when the cost is within budget: the masks freeze and the search is over;
  4. otherwise adapts gamma: up while the cost lags the plan, down while the plan holds back
     candidates; at the end of the search budget it forces the landing by the same ranking over
@@ -190,9 +192,12 @@ class BudgetController:
                 blocked = True  # would run ahead of the plan or below the landing window
                 continue
             z = abs(float(self.latents.vectors[name][queue[0]]))
-            scored.append((z / max(saving, 1), name))
+            # equal evidence (mostly |z| = 0 after the soft threshold): thin the relatively widest
+            # group, not the first name in alphabetical order
+            share = w[at[name]] / self.latents.groups[name].size
+            scored.append((z / max(saving, 1), -share, name))
         zone = 4 * int(savings[self._prunable].max())
-        for _, name in sorted(scored):
+        for *_, name in sorted(scored):
             after = cost - int(savings[at[name]])
             if after > self.budget.limit and after - self.budget.limit <= zone:
                 w[at[name]] -= 1
