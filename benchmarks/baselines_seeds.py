@@ -13,6 +13,9 @@ The same per-seed difference of dense minus uniform is the benchmark's resolutio
 has 1/target times the MACs, so where it does not separate from the uniform baseline either, a
 metric at this training length cannot rank the compressed models. `dataset` is the file prefix, so
 runs written with `--out baselines_edges2shoes_long_seed<N>.json` aggregate as `edges2shoes_long`.
+With `--variant NAME` it reads variant.py's results instead (`variant_<dataset>_<NAME>[_seed<N>].json`,
+each the committed baselines of its seed with the coronet rows replaced by the variant's) and writes
+variant_<dataset>_<NAME>_seeds.json.
 """
 
 from __future__ import annotations
@@ -53,11 +56,24 @@ def seed_results(dataset: str) -> dict[int, dict]:
     return found
 
 
+def variant_results(dataset: str, variant: str) -> dict[int, dict]:
+    """variant.py's results, each as its reference run with the coronet rows replaced by the variant's."""
+    found = {}
+    for path in sorted(RESULTS.glob(f"variant_{dataset}_{variant}*.json")):
+        if (m := re.fullmatch(rf"variant_{re.escape(dataset)}_{re.escape(variant)}(?:_seed(\d+))?\.json",
+                              path.name)):
+            run = json.loads(path.read_text())
+            mine = {r["row"]: r for r in run["rows"]}
+            found[int(m.group(1) or 0)] = {"rows": [mine.get(r["row"], r) for r in run["reference"]["rows"]]}
+    return found
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset")
+    p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. zones) instead")
     args = p.parse_args()
-    runs = seed_results(args.dataset)
+    runs = variant_results(args.dataset, args.variant) if args.variant else seed_results(args.dataset)
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
     metrics = {seed: {r["row"]: r["metrics"] for r in run["rows"]} for seed, run in runs.items()}
@@ -86,8 +102,9 @@ def main() -> None:
         if "dense" in metrics[0]:
             paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
             resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
-    out = RESULTS / f"baselines_{args.dataset}_seeds.json"
-    write_result(out, {"benchmark": f"baselines_{args.dataset}_seeds", "seeds": seeds,
+    name = f"variant_{args.dataset}_{args.variant}" if args.variant else f"baselines_{args.dataset}"
+    out = RESULTS / f"{name}_seeds.json"
+    write_result(out, {"benchmark": f"{name}_seeds", "seeds": seeds,
                        "rows": rows, "coronet_beats_both_baselines": wins,
                        "coronet_minus_baseline": paired, "dense_minus_uniform": resolution})
     for row, values in rows.items():

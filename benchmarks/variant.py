@@ -8,7 +8,8 @@ variant's rows and the result's rows are written side by side with the paired di
     python benchmarks/variant.py edges2shoes --latent-init ones --seed 1 \
         --against benchmarks/results/baselines_edges2shoes_seed1.json
 
-Writes benchmarks/results/variant_<dataset>_<variant>[_seed<N>].json (--out to choose).
+Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
+schedule named where it is not the benchmark's default (--out to choose).
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ def main() -> None:
         "--against", type=Path, required=True, help="the finished baselines.py result to compare with"))
     theirs = reference_rows(args)
     name = variant_name(args)
+    spec = B.SETS[args.dataset]
+    schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
+        else f"_s{args.search_steps}-f{args.finetune_steps}"
     results = Path(__file__).parent / "results"
-    args.out = args.out or results / f"variant_{args.dataset}_{name}{args.seed_tag}.json"
+    args.out = args.out or results / f"variant_{args.dataset}{schedule}_{name}{args.seed_tag}.json"
     rows = []
     for ratio in args.targets:
         row = f"coronet@{ratio}"
