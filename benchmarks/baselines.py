@@ -278,7 +278,7 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     args.finetune_steps = args.finetune_steps or spec["finetune"]
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
     init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
-    init += f"-z{args.latent_init}" if args.latent_init else ""
+    init += f"-latent-{args.latent_init}" if args.latent_init else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

@@ -71,7 +71,7 @@ def variant_results(dataset: str, variant: str) -> dict[int, dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset")
-    p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. zones) instead")
+    p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. latent-ones)")
     args = p.parse_args()
     runs = variant_results(args.dataset, args.variant) if args.variant else seed_results(args.dataset)
     if len(runs) < 2:

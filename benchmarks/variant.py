@@ -25,7 +25,7 @@ METRICS = ("psnr", "ssim", "l1")
 
 
 def variant_name(args) -> str:
-    parts = [f"z{args.latent_init}" if args.latent_init else "",
+    parts = [f"latent-{args.latent_init}" if args.latent_init else "",
              args.finetune_init if args.finetune_init != "searched" else ""]
     return "-".join(p for p in parts if p) or "default"
 
