@@ -179,3 +179,21 @@ def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_ini
     assert (final(x) - searched(x)).abs().max() > 1e-3
     with pytest.raises(ConfigError, match="finetune_init"):
         setup.resolve_defaults(tiny(tmp_path, finetune_init="pretrained"))
+
+
+def test_shrink_perturb_hands_over_the_mean_of_the_searched_weights_and_a_fresh_init(tmp_path):
+    from coronet.models import get_generator
+
+    run_dir = tmp_path / "run"
+    trainer, _ = _run(tiny(tmp_path, finetune_init="shrink-perturb", finetune_steps=0, seed=3), run_dir)
+    final, searched = trainer.generators["G_A"], load_generator(run_dir / "searched" / "G_A.json")
+    assert final.widths == searched.widths
+    torch.manual_seed(3)
+    fresh = get_generator(final.spec.name, widths=final.widths, **final.spec.kwargs)
+    fresh_params, searched_params = dict(fresh.named_parameters()), dict(searched.named_parameters())
+    moved = 0.0
+    for name, p in final.named_parameters():
+        expected = 0.5 * searched_params[name] + 0.5 * fresh_params[name]
+        assert torch.allclose(p, expected, atol=1e-7), name
+        moved = max(moved, float((p - searched_params[name]).abs().max()))
+    assert moved > 1e-3

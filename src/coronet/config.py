@@ -75,6 +75,7 @@ class TrainConfig:
     search_steps: int = 600  # the search budget (it ends earlier once the target is met)
     finetune_steps: int = 600
     finetune_init: str = "searched"  # searched: go on from the search's weights | scratch: fresh init
+    # | shrink-perturb: the mean of the two
     decay_steps: int = 300  # last steps of fine-tuning with linearly decaying LR
     search_epochs: float | None = None  # if set, overrides search_steps (epochs of the train set)
     finetune_epochs: float | None = None

@@ -30,7 +30,8 @@ from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budg
 from coronet.pruning.hypernet import LATENT_INITS
 
 MODELS = ("pix2pix", "cyclegan")
-FINETUNE_INITS = ("searched", "scratch")  # scratch: the searched widths, newly initialised
+FINETUNE_INITS = ("searched", "scratch", "shrink-perturb")  # scratch: the searched widths, newly initialised;
+# shrink-perturb: halfway between the searched weights and that fresh init (Ash & Adams, 2020)
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
