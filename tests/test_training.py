@@ -162,17 +162,24 @@ def test_init_from_a_dense_generator_starts_the_search_from_its_weights(tmp_path
         Trainer(wrong, tmp_path / "run2")
 
 
-def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_init(tmp_path):
-    from coronet.errors import ConfigError
-    from coronet.gan import setup
+def _handed_over(tmp_path, finetune_init: str):
+    """The fine-tuning generator right after the hand-over, the searched one, and a fresh init of
+    the searched widths with the run's seed."""
     from coronet.models import get_generator
 
     run_dir = tmp_path / "run"
-    trainer, _ = _run(tiny(tmp_path, finetune_init="scratch", finetune_steps=0, seed=3), run_dir)
+    trainer, _ = _run(tiny(tmp_path, finetune_init=finetune_init, finetune_steps=0, seed=3), run_dir)
     final, searched = trainer.generators["G_A"], load_generator(run_dir / "searched" / "G_A.json")
     assert final.widths == searched.widths
     torch.manual_seed(3)
-    reference = get_generator(final.spec.name, widths=final.widths, **final.spec.kwargs)
+    return final, searched, get_generator(final.spec.name, widths=final.widths, **final.spec.kwargs)
+
+
+def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_init(tmp_path):
+    from coronet.errors import ConfigError
+    from coronet.gan import setup
+
+    final, searched, reference = _handed_over(tmp_path, "scratch")
     x = torch.randn(2, 3, 32, 32)
     final.eval(), searched.eval(), reference.eval()
     assert torch.equal(final(x), reference(x))
@@ -182,14 +189,7 @@ def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_ini
 
 
 def test_shrink_perturb_hands_over_the_mean_of_the_searched_weights_and_a_fresh_init(tmp_path):
-    from coronet.models import get_generator
-
-    run_dir = tmp_path / "run"
-    trainer, _ = _run(tiny(tmp_path, finetune_init="shrink-perturb", finetune_steps=0, seed=3), run_dir)
-    final, searched = trainer.generators["G_A"], load_generator(run_dir / "searched" / "G_A.json")
-    assert final.widths == searched.widths
-    torch.manual_seed(3)
-    fresh = get_generator(final.spec.name, widths=final.widths, **final.spec.kwargs)
+    final, searched, fresh = _handed_over(tmp_path, "shrink-perturb")
     fresh_params, searched_params = dict(fresh.named_parameters()), dict(searched.named_parameters())
     moved = 0.0
     for name, p in final.named_parameters():
