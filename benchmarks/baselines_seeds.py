@@ -15,7 +15,9 @@ metric at this training length cannot rank the compressed models. `dataset` is t
 runs written with `--out baselines_edges2shoes_long_seed<N>.json` aggregate as `edges2shoes_long`.
 With `--variant NAME` it reads variant.py's results instead (`variant_<dataset>_<NAME>[_seed<N>].json`,
 each the committed baselines of its seed with the coronet rows replaced by the variant's) and writes
-variant_<dataset>_<NAME>_seeds.json.
+variant_<dataset>_<NAME>_seeds.json. `--versus OTHER` (with `--variant`) also pairs the variant's
+coronet rows with another variant's of the same seeds, e.g. a hand-over option against the default
+rerun at the same commit, which the committed baseline rows (older code) cannot stand in for.
 """
 
 from __future__ import annotations
@@ -68,11 +70,28 @@ def variant_results(dataset: str, variant: str) -> dict[int, dict]:
     return found
 
 
+def versus_rows(args: argparse.Namespace, metrics: dict[int, dict], seeds: list[int],
+                keys: list[str]) -> dict:
+    """Per coronet row, the paired difference this variant minus the --versus variant."""
+    other = variant_results(args.dataset, args.versus)
+    if missing := sorted(set(seeds) - set(other)):
+        raise SystemExit(f"no variant_{args.dataset}_{args.versus} result for seeds {missing} in {RESULTS}")
+    versus = {}
+    for row in (r for r in metrics[seeds[0]] if r.startswith("coronet@")):
+        theirs = {s: {r["row"]: r["metrics"] for r in other[s]["rows"]} for s in seeds}
+        pairs = {s: {row: metrics[s][row], "versus": theirs[s][row]} for s in seeds}
+        versus[row] = paired_rows(pairs, seeds, keys, row, "versus")
+    return versus
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset")
     p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. latent-ones)")
+    p.add_argument("--versus", help="with --variant: also pair its coronet rows with this variant's")
     args = p.parse_args()
+    if args.versus and not args.variant:
+        p.error("--versus needs --variant: it pairs two variants' coronet rows")
     runs = variant_results(args.dataset, args.variant) if args.variant else seed_results(args.dataset)
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
@@ -102,17 +121,20 @@ def main() -> None:
         if "dense" in metrics[0]:
             paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
             resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
+    versus = versus_rows(args, metrics, seeds, keys) if args.versus else {}
     name = f"variant_{args.dataset}_{args.variant}" if args.variant else f"baselines_{args.dataset}"
     out = RESULTS / f"{name}_seeds.json"
     write_result(out, {"benchmark": f"{name}_seeds", "seeds": seeds,
                        "rows": rows, "coronet_beats_both_baselines": wins,
-                       "coronet_minus_baseline": paired, "dense_minus_uniform": resolution})
+                       "coronet_minus_baseline": paired, "dense_minus_uniform": resolution,
+                       **({f"coronet_minus_{args.versus}": versus} if versus else {})})
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))
     for target, per_metric in wins.items():
         print(f"coronet@{target} beats both baselines: "
               + ", ".join(f"{k} {sum(v)}/{len(v)} seeds" for k, v in per_metric.items()))
     shown = [(f"coronet@{pair}", d) for pair, d in paired.items()]
+    shown += [(f"{row} vs {args.versus} {row}", d) for row, d in versus.items()]
     shown += [(f"dense vs uniform@{target} (resolution)", d) for target, d in resolution.items()]
     for label, per_metric in shown:
         print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
