@@ -126,8 +126,8 @@ def generators_of(args, row: str) -> dict:
 def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) -> dict:
     """Generators of these widths, newly initialised with the run's seed: trained from scratch."""
     torch.manual_seed(args.seed)
-    return {n: get_generator(cfg.model.netG, widths=w, ngf=args.ngf, use_dropout=bool(cfg.model.use_dropout))
-            for n, w in widths.items()}
+    options = setup.generator_options(cfg)
+    return {n: get_generator(cfg.model.netG, widths=w, **options) for n, w in widths.items()}
 
 
 def run_rows(args) -> list[dict]:

@@ -70,18 +70,29 @@ def variant_results(dataset: str, variant: str) -> dict[int, dict]:
     return found
 
 
-def versus_rows(args: argparse.Namespace, metrics: dict[int, dict], seeds: list[int],
-                keys: list[str]) -> dict:
+def versus_rows(args: argparse.Namespace, runs: dict[int, dict], metrics: dict[int, dict],
+                seeds: list[int], keys: list[str]) -> dict:
     """Per coronet row, the paired difference this variant minus the --versus variant."""
     other = variant_results(args.dataset, args.versus)
     if missing := sorted(set(seeds) - set(other)):
         raise SystemExit(f"no variant_{args.dataset}_{args.versus} result for seeds {missing} in {RESULTS}")
     versus = {}
     for row in (r for r in metrics[seeds[0]] if r.startswith("coronet@")):
-        theirs = {s: {r["row"]: r["metrics"] for r in other[s]["rows"]} for s in seeds}
-        pairs = {s: {row: metrics[s][row], "versus": theirs[s][row]} for s in seeds}
+        theirs = {s: {r["row"]: r for r in other[s]["rows"]} for s in seeds}
+        pairs = {s: {row: metrics[s][row], "versus": theirs[s][row]["metrics"]} for s in seeds}
         versus[row] = paired_rows(pairs, seeds, keys, row, "versus")
+        # a hand-over option searches exactly as the default does, so its widths must match; a
+        # latent start searches differently, and then the difference includes the architecture
+        versus[row]["same_widths"] = [widths_of(runs[s], row) == widths_of(theirs[s][row], row)
+                                      for s in seeds]
     return versus
+
+
+def widths_of(run_or_row: dict, row: str) -> dict:
+    """Per generator, the channel widths of one coronet row."""
+    found = run_or_row if "generators" in run_or_row else \
+        next(r for r in run_or_row["rows"] if r["row"] == row)
+    return {name: g["widths"] for name, g in found["generators"].items()}
 
 
 def main() -> None:
@@ -121,7 +132,7 @@ def main() -> None:
         if "dense" in metrics[0]:
             paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
             resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
-    versus = versus_rows(args, metrics, seeds, keys) if args.versus else {}
+    versus = versus_rows(args, runs, metrics, seeds, keys) if args.versus else {}
     name = f"variant_{args.dataset}_{args.variant}" if args.variant else f"baselines_{args.dataset}"
     out = RESULTS / f"{name}_seeds.json"
     write_result(out, {"benchmark": f"{name}_seeds", "seeds": seeds,
@@ -137,8 +148,10 @@ def main() -> None:
     shown += [(f"{row} vs {args.versus} {row}", d) for row, d in versus.items()]
     shown += [(f"dense vs uniform@{target} (resolution)", d) for target, d in resolution.items()]
     for label, per_metric in shown:
+        same = per_metric.get("same_widths")
         print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
-                                      for k, v in per_metric.items()))
+                                      for k, v in per_metric.items() if k in keys)
+              + ("" if same is None else f"  same widths in {sum(same)}/{len(same)} seeds"))
 
 
 if __name__ == "__main__":

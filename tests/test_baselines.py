@@ -64,3 +64,20 @@ def test_magnitude_pruning_keeps_the_largest_filters_with_their_weights(name, kw
     x = torch.randn(1, 3, *size)
     torch.testing.assert_close(full(x), dense(x), atol=1e-5, rtol=1e-5)
     assert count_macs(compact, size) == cost.macs(widths)
+
+
+def test_thinner_generators_get_the_configured_norm():
+    """A baseline built at other widths must keep the run's norm, or it is not the same model."""
+    from coronet.config import RunConfig
+    from coronet.gan import setup
+
+    cfg = RunConfig()
+    cfg.model.netG, cfg.model.ngf, cfg.model.norm = "resnet_9blocks", 8, "batch"
+    dense = setup.dense_generator(cfg, "G_A")
+    cost = CostModel(dense, (32, 32))
+    widths = uniform_widths(cost, int(0.25 * cost.macs(dense.widths)))
+    thin = get_generator(cfg.model.netG, widths=widths, **setup.generator_options(cfg))
+    def norms(g):
+        return {type(m).__name__ for m in g.modules() if "Norm" in type(m).__name__}
+
+    assert norms(thin) == norms(dense) == {"BatchNorm2d"}

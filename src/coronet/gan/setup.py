@@ -100,12 +100,16 @@ def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> None:
             setattr(t, f"{unit}_steps", int(math.ceil(epochs * steps_per_epoch)))
 
 
+def generator_options(cfg: RunConfig) -> dict:
+    """The keyword arguments of `get_generator` that the config sets, so that every generator a run
+    builds (dense, or a baseline's thinner one) has the same norm and dropout."""
+    m = cfg.model
+    return {"ngf": m.ngf, "use_dropout": bool(m.use_dropout), **({"norm": m.norm} if m.norm else {})}
+
+
 def dense_generator(cfg: RunConfig, which: str) -> Generator:
     m = cfg.model
-    kwargs = {"ngf": m.ngf, "use_dropout": bool(m.use_dropout)}
-    if m.norm is not None:
-        kwargs["norm"] = m.norm
-    g = get_generator(m.netG, **kwargs)
+    g = get_generator(m.netG, **generator_options(cfg))
     source = m.init_from_B if which == "G_B" else m.init_from
     if source and Path(source).suffix in (".safetensors", ".json"):  # exported by `coronet train`
         trained = load_generator(source)
