@@ -18,6 +18,8 @@ each the committed baselines of its seed with the coronet rows replaced by the v
 variant_<dataset>_<NAME>_seeds.json. `--versus OTHER` (with `--variant`) also pairs the variant's
 coronet rows with another variant's of the same seeds, e.g. a hand-over option against the default
 rerun at the same commit, which the committed baseline rows (older code) cannot stand in for.
+`--seeds 0 1 2 3 4` restricts the aggregate to those seeds, e.g. to reproduce a table written before
+more seeds were run (the output file is the same; its "seeds" say which went in).
 """
 
 from __future__ import annotations
@@ -100,24 +102,31 @@ def main() -> None:
     p.add_argument("dataset")
     p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. latent-ones)")
     p.add_argument("--versus", help="with --variant: also pair its coronet rows with this variant's")
+    p.add_argument("--seeds", type=int, nargs="+",
+                   help="only these seeds (default: every seed with a result); the JSON lists them")
     args = p.parse_args()
     if args.versus and not args.variant:
         p.error("--versus needs --variant: it pairs two variants' coronet rows")
     runs = variant_results(args.dataset, args.variant) if args.variant else seed_results(args.dataset)
+    if args.seeds:
+        if missing := sorted(set(args.seeds) - set(runs)):
+            raise SystemExit(f"no result for seeds {missing} in {RESULTS} (found {sorted(runs)})")
+        runs = {s: runs[s] for s in args.seeds}
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
     metrics = {seed: {r["row"]: r["metrics"] for r in run["rows"]} for seed, run in runs.items()}
     seeds = sorted(runs)
-    keys = [k for k in BETTER if k in next(iter(metrics[0].values()))]
+    first = metrics[seeds[0]]
+    keys = [k for k in BETTER if k in next(iter(first.values()))]
     rows = {}
-    for row in metrics[0]:
+    for row in first:
         rows[row] = {}
         for k in keys:
             values = [metrics[s][row][k] for s in seeds]
             rows[row][k] = {"mean": statistics.mean(values), "std": statistics.stdev(values),
                             "min": min(values), "max": max(values), "per_seed": values}
     wins, paired, resolution = {}, {}, {}
-    for row in metrics[0]:
+    for row in first:
         if not row.startswith("coronet@"):
             continue
         target = row.split("@")[1]
@@ -129,7 +138,7 @@ def main() -> None:
         # removes the part of the spread the rows share
         for b in BASELINES:
             paired[f"{target} vs {b}"] = paired_rows(metrics, seeds, keys, row, f"{b}@{target}")
-        if "dense" in metrics[0]:
+        if "dense" in first:
             paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
             resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
     versus = versus_rows(args, runs, metrics, seeds, keys) if args.versus else {}
