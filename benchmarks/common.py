@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import statistics
+import subprocess
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -21,7 +22,22 @@ def environment() -> dict:
         "coronet": version("coronet"),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": source_commit(),
     }
+
+
+def source_commit() -> str | None:
+    """The checkout's commit ("-dirty" when tracked files differ from it), so that a result can be
+    tied to the code that made it; the package version does not change between commits. None outside
+    a git checkout."""
+    try:
+        done = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"],
+                              cwd=Path(__file__).parent, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.strip() or None
 
 
 def summary(times: list[float]) -> dict:
