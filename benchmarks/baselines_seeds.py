@@ -31,6 +31,8 @@ import re
 import statistics
 from pathlib import Path
 
+from scipy import stats
+
 from common import write_result
 
 RESULTS = Path(__file__).parent / "results"
@@ -40,10 +42,23 @@ BASELINES = ("uniform", "magnitude")
 
 
 def paired_difference(differences: list[float]) -> dict:
-    """Mean and standard error of per-seed differences (coronet minus a baseline)."""
-    return {"mean": statistics.mean(differences),
-            "stderr": statistics.stdev(differences) / len(differences) ** 0.5,
-            "per_seed": differences}
+    """Mean and standard error of per-seed differences (coronet minus a baseline), and the two-sided
+    p-values of a zero mean: Student's paired t and, because a few seeds say little about whether the
+    differences are normal, Wilcoxon's signed-rank test, which uses only their signs and ranks."""
+    spread = statistics.stdev(differences)
+    if spread == 0:  # all equal (e.g. a variant against itself): the tests are undefined
+        p_t = p_wilcoxon = 1.0 if differences[0] == 0 else None
+    else:
+        p_t = float(stats.ttest_1samp(differences, 0.0).pvalue)
+        p_wilcoxon = float(stats.wilcoxon(differences).pvalue) if any(differences) else 1.0
+    return {"mean": statistics.mean(differences), "stderr": spread / len(differences) ** 0.5,
+            "p_t": p_t, "p_wilcoxon": p_wilcoxon, "per_seed": differences}
+
+
+def p_value(difference: dict) -> str:
+    """The signed-rank p-value as printed: three decimals, or "n/a" where it is undefined."""
+    p = difference["p_wilcoxon"]
+    return "n/a" if p is None else f"{p:.3f}"
 
 
 def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row: str,
@@ -158,7 +173,7 @@ def main() -> None:
     shown += [(f"dense vs uniform@{target} (resolution)", d) for target, d in resolution.items()]
     for label, per_metric in shown:
         same = per_metric.get("same_widths")
-        print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e.)"
+        print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e., p {p_value(v)})"
                                       for k, v in per_metric.items() if k in keys)
               + ("" if same is None else f"  same widths in {sum(same)}/{len(same)} seeds"))
 
