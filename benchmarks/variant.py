@@ -18,10 +18,12 @@ import json
 from pathlib import Path
 
 import baselines as B
+from baselines_seeds import BETTER
 from common import environment, write_result
 
 MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "batch")
-METRICS = ("psnr", "ssim", "l1")
+# the quality metrics (a row also holds counts such as images_A, which are not compared)
+METRICS = tuple(BETTER)
 
 
 def variant_name(args) -> str:
