@@ -22,7 +22,7 @@ def environment() -> dict:
         "coronet": version("coronet"),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": source_commit(),
+        "commit": COMMIT,
     }
 
 
@@ -38,6 +38,10 @@ def source_commit() -> str | None:
     if done.returncode != 0:
         return None
     return done.stdout.strip() or None
+
+
+# read once, when the benchmark starts: a run takes an hour and commits made meanwhile did not run
+COMMIT = source_commit()
 
 
 def summary(times: list[float]) -> dict:
