@@ -195,5 +195,5 @@ def test_shrink_perturb_hands_over_the_mean_of_the_searched_weights_and_a_fresh_
     for name, p in final.named_parameters():
         expected = 0.5 * searched_params[name] + 0.5 * fresh_params[name]
         assert torch.allclose(p, expected, atol=1e-7), name
-        moved = max(moved, float((p - searched_params[name]).abs().max()))
+        moved = max(moved, (p - searched_params[name]).detach().abs().max().item())
     assert moved > 1e-3
