@@ -50,7 +50,7 @@ def paired_difference(differences: list[float]) -> dict:
         p_t = p_wilcoxon = 1.0 if differences[0] == 0 else None
     else:
         p_t = float(stats.ttest_1samp(differences, 0.0).pvalue)
-        p_wilcoxon = float(stats.wilcoxon(differences).pvalue) if any(differences) else 1.0
+        p_wilcoxon = float(stats.wilcoxon(differences).pvalue)
     return {"mean": statistics.mean(differences), "stderr": spread / len(differences) ** 0.5,
             "p_t": p_t, "p_wilcoxon": p_wilcoxon, "per_seed": differences}
 

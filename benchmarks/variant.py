@@ -22,8 +22,6 @@ from baselines_seeds import BETTER
 from common import environment, write_result
 
 MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "batch")
-# the quality metrics (a row also holds counts such as images_A, which are not compared)
-METRICS = tuple(BETTER)
 
 
 def variant_name(args) -> str:
@@ -70,7 +68,8 @@ def main() -> None:
         for ref in theirs:
             if ref.get("target") in (r["target"], 1.0) and "metrics" in ref:
                 key = f"{name} {r['row']} - {ref['row']}"
-                differences[key] = {m: r["metrics"][m] - ref["metrics"][m] for m in METRICS
+                # the quality metrics only, not counts such as images_A
+                differences[key] = {m: r["metrics"][m] - ref["metrics"][m] for m in BETTER
                                     if m in r["metrics"] and m in ref["metrics"]}
                 print(key, "  ".join(f"{m} {v:+.4f}" for m, v in differences[key].items()))
     config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
