@@ -72,6 +72,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.prune.ratio = ratio
     cfg.train.finetune_init = args.finetune_init
     cfg.model.latent_init = args.latent_init
+    cfg.model.scale_free_output = args.scale_free_output
     return setup.resolve_defaults(cfg)
 
 
@@ -265,6 +266,8 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
                    help="coronet rows: fine-tune from the searched weights or a fresh init of its widths")
     p.add_argument("--latent-init", choices=LATENT_INITS,
                    help="coronet rows: the latent vectors' start (default: DHP's normal draw)")
+    p.add_argument("--scale-free-output", action=argparse.BooleanOptionalAction, default=False,
+                   help="coronet rows: the image-writing conv reads its latents divided by their RMS")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -279,6 +282,7 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
     init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
     init += f"-latent-{args.latent_init}" if args.latent_init else ""
+    init += "-scale-free" if args.scale_free_output else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

@@ -26,7 +26,8 @@ MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "ba
 
 def variant_name(args) -> str:
     parts = [f"latent-{args.latent_init}" if args.latent_init else "",
-             args.finetune_init if args.finetune_init != "searched" else ""]
+             args.finetune_init if args.finetune_init != "searched" else "",
+             "scale-free" if args.scale_free_output else ""]
     return "-".join(p for p in parts if p) or "default"
 
 

@@ -8,7 +8,7 @@ from torch import nn
 
 from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
-from coronet.pruning import HyperConv, LatentVectors, hypernetize
+from coronet.pruning import HyperConv, LatentVectors, hypernetize, materialize
 
 
 def _layer(conv: nn.Module, m: int = 3) -> tuple[HyperConv, LatentVectors]:
@@ -126,3 +126,46 @@ def test_flat_latent_start_gives_every_kernel_the_hyperfan_in_scale():
     assert 0.8 < float(z.std()) < 1.2 and not bool((z == 1).all())  # DHP's N(0, 1) by default
     with pytest.raises(ValueError, match="latent_init='ones'"):
         hypernetize(get_generator("resnet_9blocks", ngf=8), init="dense", latent_init="normal")
+
+
+@pytest.mark.parametrize("scale_free", [False, True])
+def test_scale_free_output_makes_the_image_ignore_a_common_shrink_of_the_latents(scale_free):
+    # Every generated conv but the last is followed by InstanceNorm, which cancels a common scale of
+    # the latents (the hypernetwork biases start at zero, so the kernels are linear in z_out z_in;
+    # only the norm's eps makes this inexact). The last conv feeds tanh: with the raw gate, halving
+    # every latent, as the proximal step does over a search, fades the image; with the scale-free
+    # gate the image stays.
+    hyper = hypernetize(get_generator("resnet_9blocks", ngf=4), scale_free_output=scale_free).eval()
+    layers = hyper.hyper_layers()
+    assert [m for m, layer in layers.items() if layer.scale_free_input] == (
+        [m for m, layer in layers.items() if layer.spec.out_group == "rgb_out"] if scale_free else [])
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        before = hyper(x)
+        for z in hyper.latents.vectors.values():
+            z.mul_(0.5)
+        after = hyper(x)
+    contrast = float(after.std() / before.std())
+    if scale_free:
+        assert abs(contrast - 1) < 0.01 and float((after - before).abs().max()) < 0.03
+    else:
+        assert contrast < 0.8
+
+
+def test_scale_free_output_exports_exactly_and_keeps_the_dense_start():
+    hyper = hypernetize(get_generator("resnet_9blocks", ngf=4), scale_free_output=True).eval()
+    with torch.no_grad():
+        for p in hyper.hypernetwork_parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    for group in hyper.latents.prunable_names():  # the last conv's RMS is over alive inputs only
+        alive = torch.ones(hyper.latents.groups[group].size, dtype=torch.bool)
+        alive[1::3] = False
+        hyper.latents.set_alive(group, alive)
+    compact = materialize(hyper).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert float((compact(x) - hyper(x)).abs().max()) <= 1e-5
+    dense = get_generator("resnet_9blocks", ngf=4).eval()
+    start = hypernetize(dense, init="dense", scale_free_output=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(start(x), dense(x), rtol=0, atol=1e-5)

@@ -7,6 +7,14 @@ For output channel i and input channel j (DHP's three layers, method.md §2):
 K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so slicing the latent
 vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
 they contribute exactly zero, during search as after export.
+
+The image-writing layer (output group `rgb_out`) can take a scale-free input gate, z_in divided by
+its root mean square over the alive channels. Every other generated conv is followed by a
+normalisation, which cancels a common scale of its input gate, so the proximal step's shrinking of
+all latents only reorders importance there. The last conv feeds tanh directly: with the raw gate the
+same shrinking fades the output image towards grey unless the hypernetwork keeps growing to undo
+it. The scale-free gate makes it behave like every other layer: only the relative size of the
+latents matters.
 """
 
 from __future__ import annotations
@@ -25,11 +33,12 @@ class HyperConv(nn.Module):
     """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
 
     def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
-                 latents: LatentVectors, embedding_dim: int = 8) -> None:
+                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False) -> None:
         super().__init__()
         if conv.groups != 1:
             raise ValueError(f"{spec.module}: grouped convolutions are not supported")
         self.spec = spec
+        self.scale_free_input = scale_free_input
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
         if self.transposed:
             c_in, c_out, kh, kw = conv.weight.shape
@@ -75,7 +84,10 @@ class HyperConv(nn.Module):
     def kernel(self) -> torch.Tensor:
         """Unmasked generated kernel, (c_out, c_in, k^2)."""
         z_out = self._latents.vector(self.spec.out_group)
-        z_in, _ = self._latents.gate(self.spec.in_groups)
+        z_in, alive_in = self._latents.gate(self.spec.in_groups)
+        if self.scale_free_input:
+            mean_square = (z_in.square() * alive_in).sum() / alive_in.sum().clamp_min(1.0)
+            z_in = z_in * torch.rsqrt(mean_square.clamp_min(1e-12))
         o, i = self.c_out, self.c_in
         m, k2 = self.w2.shape[-2:]
         latent = torch.addr(self.b0, z_out, z_in)  # (o, i)
