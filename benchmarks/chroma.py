@@ -1,0 +1,98 @@
+"""When does a CycleGAN generator lose its colour? G_A's chroma on test photos, step by step.
+
+On photo2monet-mini coronet's G_A translates photos into greyer images than the dense, uniform and
+magnitude rows do. This traces where that happens, with the baselines' schedule and settings:
+
+  dense    the dense generator, trained for the whole budget (search + fine-tune steps)
+  coronet  the default coronet row at the first target: search, then fine-tune
+  hyper    the hypernetwork form with the pruning switched off (no proximal step, no deaths) for
+           the search budget: the parameterisation alone, without any channel removed
+
+Chroma of an image batch: the mean over pixels of |channel - mean of the pixel's three channels|,
+in the [-1, 1] units the generator outputs (0 for a grey image). The test photos' own chroma and
+the Monet paintings' (trainB) are written alongside. Each mode is one process:
+
+    python benchmarks/chroma.py photo2monet --mode dense --seed 4 --threads 1
+    python benchmarks/chroma.py photo2monet --mode coronet --seed 4 --threads 1
+    python benchmarks/chroma.py photo2monet --mode hyper --seed 4 --threads 1
+
+Writes benchmarks/results/chroma_<dataset>_<mode>[_seedN].json.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+
+import baselines as B
+from common import environment, write_result
+from coronet.gan.trainer import Trainer
+
+MODES = ("dense", "coronet", "hyper")
+
+
+def chroma(images: torch.Tensor) -> float:
+    return float((images - images.mean(1, keepdim=True)).abs().mean())
+
+
+class TracedTrainer(Trainer):
+    """A Trainer that translates a fixed batch with G_A every `every` steps."""
+
+    def __init__(self, *a, probe: torch.Tensor, every: int, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.probe, self.every, self.trace = probe, every, []
+
+    def _after_step(self, values: dict[str, float]) -> None:
+        super()._after_step(values)
+        if self.step % self.every and self.step != 1:
+            return
+        generator = self.generators["G_A"]
+        was_training = generator.training
+        with torch.no_grad():
+            out = generator.eval()(self.probe)
+        generator.train(was_training)
+        self.trace.append({"step": self.step, "phase": self.phase, "chroma": chroma(out),
+                           "std": float(out.std())})
+        print(self.trace[-1], flush=True)
+
+
+def main() -> None:
+    def more(p):
+        p.add_argument("--mode", choices=MODES, required=True)
+        p.add_argument("--images", type=int, default=20, help="test photos translated at each probe")
+        p.add_argument("--every", type=int, default=20, help="steps between probes")
+
+    args = B.arguments(__doc__, more)
+    if args.model != "cyclegan":
+        raise SystemExit("chroma.py traces a CycleGAN generator: use photo2monet")
+    name = f"chroma_{args.dataset}_{args.mode}{args.seed_tag}.json"
+    args.out = args.out or Path(__file__).parent / "results" / name
+    probe = B.folder_tensors(args.data / "testA", args.size)[: args.images]
+    if args.mode == "dense":
+        cfg = B.config(args, steps=args.search_steps + args.finetune_steps)
+    else:
+        cfg = B.config(args, ratio=args.targets[0])
+    if args.mode == "hyper":
+        cfg.train.finetune_steps = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = TracedTrainer(cfg, Path(tmp), compress=args.mode != "dense", probe=probe, every=args.every)
+        if args.mode == "hyper":
+            for ctl in trainer.controllers.values():  # keep every channel: only the parameterisation
+                ctl.step = lambda lr, ctl=ctl: ctl.status()
+        trainer.run()
+    photos = B.folder_tensors(args.data / "testA", args.size)
+    paintings = B.folder_tensors(args.data / "trainB", args.size)
+    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    write_result(args.out, {
+        "benchmark": f"chroma_{args.dataset}", "mode": args.mode, "config": config_out,
+        "environment": environment(), "steps_by_phase": trainer.steps_done,
+        "reference_chroma": {"test_photos": chroma(photos), "probe_photos": chroma(probe),
+                             "monet_train": chroma(paintings)},
+        "trace": trainer.trace})
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
