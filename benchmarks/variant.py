@@ -27,7 +27,8 @@ MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "ba
 def variant_name(args) -> str:
     parts = [f"latent-{args.latent_init}" if args.latent_init else "",
              args.finetune_init if args.finetune_init != "searched" else "",
-             "scale-free" if args.scale_free_output else ""]
+             "scale-free" if args.scale_free_output else "",
+             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""]
     return "-".join(p for p in parts if p) or "default"
 
 

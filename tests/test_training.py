@@ -197,3 +197,20 @@ def test_shrink_perturb_hands_over_the_mean_of_the_searched_weights_and_a_fresh_
         assert torch.allclose(p, expected, atol=1e-7), name
         moved = max(moved, (p - searched_params[name]).detach().abs().max().item())
     assert moved > 1e-3
+
+
+def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
+    # one Adam step moves a parameter by about its group's lr: the hypernetwork at scale x lr, the
+    # latents (and the discriminator) at lr
+    moves = {}
+    for scale in (1.0, 0.1):
+        cfg = tiny(tmp_path / str(scale), search_steps=1, finetune_steps=0)
+        cfg.train.hyper_lr_scale = scale
+        trainer = Trainer(cfg, tmp_path / f"run{scale}", compress=True)
+        hyper = trainer.generators["G_A"]
+        before = {n: p.detach().clone() for n, p in hyper.named_parameters()}
+        trainer._train_step(next(trainer._batches()))
+        moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in hyper.named_parameters()}
+        moves[scale] = {kind: max(v for n, v in moved.items() if kind in n) for kind in ("w2", "latents")}
+    assert moves[1.0]["w2"] > 5 * moves[0.1]["w2"]
+    assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
