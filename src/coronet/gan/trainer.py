@@ -135,8 +135,9 @@ class Trainer:
         """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr.
 
         One Adam step moves every parameter by about lr, and a generated kernel entry sums the
-        moves of its m embedding weights: at 1.0 (DHP) the kernels move about 5x as far per step
-        as a plain convolution's weights (benchmarks/chroma.py's docstring has the measurement).
+        moves of its m embedding weights: at 1.0 (DHP) the kernels move about 6x as far per step,
+        relative to their size, as a plain convolution's weights; 0.2 matches them
+        (benchmarks/kernel_step.py).
         """
         params = [p for g in self.generators.values() for p in g.parameters()]
         hyper = {id(p) for g in self.generators.values() if isinstance(g, HyperGenerator)
