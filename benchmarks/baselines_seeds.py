@@ -83,7 +83,10 @@ def variant_results(dataset: str, variant: str) -> dict[int, dict]:
                               path.name)):
             run = json.loads(path.read_text())
             mine = {r["row"]: r for r in run["rows"]}
-            found[int(m.group(1) or 0)] = {"rows": [mine.get(r["row"], r) for r in run["reference"]["rows"]]}
+            trained = {r["target"] for r in run["rows"]} | {1.0}
+            # a reference target the variant did not train (--targets) would pair old coronet rows
+            found[int(m.group(1) or 0)] = {"rows": [mine.get(r["row"], r) for r in run["reference"]["rows"]
+                                                    if r.get("target") in trained]}
     return found
 
 
@@ -130,6 +133,10 @@ def main() -> None:
     if len(runs) < 2:
         raise SystemExit(f"need results of at least two seeds in {RESULTS} (found {sorted(runs)})")
     metrics = {seed: {r["row"]: r["metrics"] for r in run["rows"]} for seed, run in runs.items()}
+    common = set.intersection(*(set(m) for m in metrics.values()))
+    if dropped := sorted(set().union(*metrics.values()) - common):
+        print(f"rows not in every seed's result, left out: {', '.join(dropped)}")
+    metrics = {seed: {row: v for row, v in m.items() if row in common} for seed, m in metrics.items()}
     seeds = sorted(runs)
     first = metrics[seeds[0]]
     keys = [k for k in BETTER if k in next(iter(first.values()))]

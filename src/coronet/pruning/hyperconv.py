@@ -14,7 +14,8 @@ normalisation, which cancels a common scale of its input gate, so the proximal s
 all latents only reorders importance there. The last conv feeds tanh directly: with the raw gate the
 same shrinking fades the output image towards grey unless the hypernetwork keeps growing to undo
 it. The scale-free gate makes it behave like every other layer: only the relative size of the
-latents matters.
+latents matters. Its one scalar comes from the whole input gate before any slicing, so the
+compact model still gets exactly the sliced kernel.
 """
 
 from __future__ import annotations
