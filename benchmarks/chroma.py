@@ -76,7 +76,8 @@ def main() -> None:
     lr = f"_lr{args.lr:g}" if args.lr else ""
     name = f"chroma_{args.dataset}_{args.mode}{lr}{args.seed_tag}.json"
     args.out = args.out or Path(__file__).parent / "results" / name
-    probe = B.folder_tensors(args.data / "testA", args.size)[: args.images]
+    photos = B.folder_tensors(args.data / "testA", args.size)
+    probe = photos[: args.images]
     if args.mode == "dense":
         cfg = B.config(args, steps=args.search_steps + args.finetune_steps)
     else:
@@ -91,7 +92,6 @@ def main() -> None:
             for ctl in trainer.controllers.values():  # keep every channel: only the parameterisation
                 ctl.step = lambda lr, ctl=ctl: ctl.status()
         trainer.run()
-    photos = B.folder_tensors(args.data / "testA", args.size)
     paintings = B.folder_tensors(args.data / "trainB", args.size)
     config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
     write_result(args.out, {

@@ -24,7 +24,7 @@ from torch import nn
 
 from common import environment, write_result
 from coronet.models import get_generator
-from coronet.pruning import hypernetize
+from coronet.pruning import hypernetize, lr_groups
 
 LR = 2e-4
 
@@ -34,6 +34,8 @@ def one_step(model: nn.Module, kernels, groups) -> list[tuple[float, float]]:
     torch.manual_seed(1)
     x, direction = torch.randn(1, 3, 64, 64), torch.randn(1, 3, 64, 64)
     before = [k().detach().clone() for k in kernels]
+    for group in groups:
+        group["lr"] = LR * group["lr_scale"]
     opt = torch.optim.Adam(groups, lr=LR, betas=(0.5, 0.999))
     (model(x) * direction).mean().backward()
     opt.step()
@@ -61,14 +63,12 @@ def main() -> None:
     torch.manual_seed(0)
     dense = get_generator("resnet_9blocks", ngf=args.ngf)
     convs = [m for m in dense.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
-    rows["dense conv"] = summary(one_step(dense, [lambda c=c: c.weight for c in convs], dense.parameters()))
+    rows["dense conv"] = summary(one_step(dense, [lambda c=c: c.weight for c in convs], lr_groups([dense])))
     for latent_init in ("normal", "ones"):
         for scale in (1.0, 0.2):
             torch.manual_seed(0)
             hyper = hypernetize(get_generator("resnet_9blocks", ngf=args.ngf), latent_init=latent_init)
-            own = {id(p) for p in hyper.hypernetwork_parameters()}
-            groups = [{"params": [p for p in hyper.parameters() if id(p) not in own]},
-                      {"params": hyper.hypernetwork_parameters(), "lr": LR * scale}]
+            groups = lr_groups([hyper], scale)  # the trainer's grouping
             kernels = [layer.kernel for layer in hyper.hyper_layers().values()]
             rows[f"hyper latents={latent_init} hyper_lr_scale={scale:g}"] = summary(
                 one_step(hyper, kernels, groups))

@@ -8,6 +8,7 @@ from torch import nn
 
 from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
+from coronet.models.layout import RGB_OUT
 from coronet.pruning import HyperConv, LatentVectors, hypernetize, materialize
 
 
@@ -138,7 +139,7 @@ def test_scale_free_output_makes_the_image_ignore_a_common_shrink_of_the_latents
     hyper = hypernetize(get_generator("resnet_9blocks", ngf=4), scale_free_output=scale_free).eval()
     layers = hyper.hyper_layers()
     assert [m for m, layer in layers.items() if layer.scale_free_input] == (
-        [m for m, layer in layers.items() if layer.spec.out_group == "rgb_out"] if scale_free else [])
+        [m for m, layer in layers.items() if layer.spec.out_group == RGB_OUT] if scale_free else [])
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():
         before = hyper(x)

@@ -29,7 +29,7 @@ from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
 from coronet.models import save_generator
-from coronet.pruning import BudgetController, CostModel, HyperGenerator, hypernetize, materialize
+from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
 
 SAMPLES = 4
 
@@ -132,21 +132,8 @@ class Trainer:
         self.opt_D = self._adam([p for d in self.discriminators.values() for p in d.parameters()])
 
     def _generator_optimizer(self) -> torch.optim.Optimizer:
-        """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr.
-
-        One Adam step moves every parameter by about lr, and a generated kernel entry sums the
-        moves of its m embedding weights: at 1.0 (DHP) the kernels move about 6x as far per step,
-        relative to their size, as a plain convolution's weights; 0.2 matches them
-        (benchmarks/kernel_step.py).
-        """
-        params = [p for g in self.generators.values() for p in g.parameters()]
-        hyper = {id(p) for g in self.generators.values() if isinstance(g, HyperGenerator)
-                 for p in g.hypernetwork_parameters()}
-        scale = self.cfg.train.hyper_lr_scale
-        if not hyper or scale == 1.0:
-            return self._adam(params)
-        return self._adam([{"params": [p for p in params if id(p) not in hyper], "lr_scale": 1.0},
-                           {"params": [p for p in params if id(p) in hyper], "lr_scale": scale}])
+        """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr."""
+        return self._adam(lr_groups(self.generators.values(), self.cfg.train.hyper_lr_scale))
 
     def _fixed_batch(self, dataset) -> dict[str, torch.Tensor]:
         items = [dataset[i] for i in range(min(SAMPLES, len(dataset)))]

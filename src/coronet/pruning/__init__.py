@@ -9,7 +9,7 @@ from coronet.pruning.budget import Budget, BudgetTarget, resolve_budget
 from coronet.pruning.controller import BudgetController, ControllerConfig, ControllerStatus
 from coronet.pruning.cost import CostModel
 from coronet.pruning.hyperconv import HyperConv
-from coronet.pruning.hypernet import HyperGenerator, hypernetize, materialize
+from coronet.pruning.hypernet import HyperGenerator, hypernetize, lr_groups, materialize
 from coronet.pruning.latents import LatentVectors
 from coronet.pruning.proximal import soft_threshold_
 
@@ -24,6 +24,7 @@ __all__ = [
     "HyperGenerator",
     "LatentVectors",
     "hypernetize",
+    "lr_groups",
     "materialize",
     "resolve_budget",
     "soft_threshold_",

@@ -10,6 +10,7 @@ sliced, so the exported model needs no hypernetwork code.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -84,6 +85,23 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
     return HyperGenerator(generator, embedding_dim=embedding_dim, init=init, latent_init=latent_init,
                           scale_free_output=scale_free_output)
 
+
+
+def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0) -> list[dict]:
+    """Optimizer parameter groups for these generators, each with the `lr_scale` of its learning rate.
+
+    One Adam step moves every parameter by about lr, and a generated kernel entry sums the moves of
+    its m embedding weights: at 1.0 (DHP) the kernels move about 6x as far per step, relative to
+    their size, as a plain convolution's weights; 0.2 matches them (benchmarks/kernel_step.py).
+    With nothing to scale it is one group, so optimizer states saved before the option still load.
+    """
+    generators = list(generators)
+    params = [p for g in generators for p in g.parameters()]
+    hyper = {id(p) for g in generators if isinstance(g, HyperGenerator) for p in g.hypernetwork_parameters()}
+    if not hyper or hyper_lr_scale == 1.0:
+        return [{"params": params, "lr_scale": 1.0}]
+    return [{"params": [p for p in params if id(p) not in hyper], "lr_scale": 1.0},
+            {"params": [p for p in params if id(p) in hyper], "lr_scale": hyper_lr_scale}]
 
 @torch.no_grad()
 def materialize(hyper: HyperGenerator) -> Generator:
