@@ -11,9 +11,11 @@ the suspects apart:
 
     python benchmarks/baselines.py edges2shoes --targets 0.25 --search-steps 1200 --finetune-steps 1200
     python benchmarks/ablation.py  edges2shoes --targets 0.25 --search-steps 1200 --finetune-steps 1200
+    python benchmarks/ablation.py  photo2monet --seed 3 --threads 1 --work /tmp/bp_seed3   # CycleGAN
 
 Takes the trained rows from baselines.py's --work folder (same options, so the same folder) and
-writes benchmarks/results/ablation_<dataset>[_seed<N>].json with all rows' PSNR / SSIM / L1.
+writes benchmarks/results/ablation_<dataset>[_seed<N>].json with all rows' PSNR / SSIM / L1
+(FD-rand both ways for photo2monet).
 """
 
 from __future__ import annotations
