@@ -190,23 +190,33 @@ def quality(args, rows: list[dict]) -> None:
         for r in rows:
             r["metrics"] = paired_metrics(generators_of(args, r["row"])["G_A"], loader)
         return
+    score = fd_rand_scorer(args)
+    for r in rows:
+        r["metrics"] = score(generators_of(args, r["row"]))
+        print(r["row"], r["metrics"], flush=True)
+
+
+def fd_rand_scorer(args):
+    """A function of a CycleGAN's {"G_A", "G_B"} giving both directions' FD-rand; the real images'
+    statistics (train + test, the slow part) are computed once here."""
     net = random_inception(seed=0)
     feats = lambda x: inception_features(net, [x[i:i + 25] for i in range(0, len(x), 25)])  # noqa: E731
     root = Path(args.data)
     test = {s: folder_tensors(root / f"test{s}", args.size) for s in "AB"}
     real = {s: statistics(feats(to_unit(torch.cat([folder_tensors(root / f"train{s}", args.size),
                                                    test[s]])))) for s in "AB"}
+
     def fd_rand(generator, source: str, target: str) -> float:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # scipy: singular product (more dims than images)
             return frechet_distance(*statistics(feats(translate(generator, test[source]))), *real[target])
 
-    for r in rows:
-        gens = generators_of(args, r["row"])
-        r["metrics"] = {"fd_rand_AtoB": fd_rand(gens["G_A"], "A", "B"),
-                        "fd_rand_BtoA": fd_rand(gens["G_B"], "B", "A"),
-                        "images_A": len(test["A"]), "images_B": len(test["B"])}
-        print(r["row"], r["metrics"], flush=True)
+    def score(gens: dict) -> dict:
+        return {"fd_rand_AtoB": fd_rand(gens["G_A"], "A", "B"),
+                "fd_rand_BtoA": fd_rand(gens["G_B"], "B", "A"),
+                "images_A": len(test["A"]), "images_B": len(test["B"])}
+
+    return score
 
 
 def latency(args, rows: list[dict]) -> None:

@@ -7,6 +7,10 @@ magnitude rows do. This traces where that happens, with the baselines' schedule 
   coronet  the default coronet row at the first target: search, then fine-tune
   hyper    the hypernetwork form with the pruning switched off (no proximal step, no deaths) for
            the search budget: the parameterisation alone, without any channel removed
+  rows     no training: every trained row kept in the --rows-from folders (baselines.py's and
+           variant.py's --work), G_A on all test photos and G_B on all test paintings, each row's
+           chroma beside its FD-rand, and the rank correlation of the two over the coronet rows
+           (does a greyer translation explain a worse FD-rand?)
 
 Chroma of an image batch: the mean over pixels of |channel - mean of the pixel's three channels|,
 in the [-1, 1] units the generator outputs (0 for a grey image). The test photos' own chroma and
@@ -16,12 +20,13 @@ the Monet paintings' (trainB) are written alongside. Each mode is one process:
     python benchmarks/chroma.py photo2monet --mode coronet --seed 4 --threads 1
     python benchmarks/chroma.py photo2monet --mode hyper --seed 4 --threads 1
     python benchmarks/chroma.py photo2monet --mode dense --lr 1e-3 --seed 4 --threads 1
+    python benchmarks/chroma.py photo2monet --mode rows --rows-from /tmp/bp_seed3 /tmp/bpsf_seed3
 
 The last asks whether a faster learning rate alone greys a dense generator: one Adam step moves a
 generated kernel about 6x as far, relative to its size, as a plain convolution's weights
 (benchmarks/kernel_step.py).
 
-Writes benchmarks/results/chroma_<dataset>_<mode>[_lrX][_seedN].json.
+Writes benchmarks/results/chroma_<dataset>_<mode>[_lrX][_seedN].json (rows: chroma_<dataset>_rows.json).
 """
 
 from __future__ import annotations
@@ -30,12 +35,13 @@ import tempfile
 from pathlib import Path
 
 import torch
+from scipy.stats import spearmanr
 
 import baselines as B
 from common import environment, write_result
 from coronet.gan.trainer import Trainer
 
-MODES = ("dense", "coronet", "hyper")
+MODES = ("dense", "coronet", "hyper", "rows")
 
 
 def chroma(images: torch.Tensor) -> float:
@@ -69,10 +75,14 @@ def main() -> None:
         p.add_argument("--images", type=int, default=20, help="test photos translated at each probe")
         p.add_argument("--every", type=int, default=20, help="steps between probes")
         p.add_argument("--lr", type=float, help="Adam's learning rate (default: the config's 2e-4)")
+        p.add_argument("--rows-from", type=Path, nargs="+", default=[],
+                       help="rows mode: --work folders of finished baselines.py / variant.py runs")
 
     args = B.arguments(__doc__, more)
     if args.model != "cyclegan":
         raise SystemExit("chroma.py traces a CycleGAN generator: use photo2monet")
+    if args.mode == "rows":
+        return trained_rows(args)
     lr = f"_lr{args.lr:g}" if args.lr else ""
     name = f"chroma_{args.dataset}_{args.mode}{lr}{args.seed_tag}.json"
     args.out = args.out or Path(__file__).parent / "results" / name
@@ -100,7 +110,46 @@ def main() -> None:
         "reference_chroma": {"test_photos": chroma(photos), "probe_photos": chroma(probe),
                              "monet_train": chroma(paintings)},
         "trace": trainer.trace})
-    print(f"wrote {args.out}")
+
+
+def trained_rows(args) -> None:
+    """Chroma and FD-rand of finished rows; each folder's settings are its own row.json's."""
+    args.out = args.out or Path(__file__).parent / "results" / f"chroma_{args.dataset}_rows.json"
+    test = {s: B.folder_tensors(args.data / f"test{s}", args.size) for s in "AB"}
+    for folder in args.rows_from:
+        if not any(folder.glob("*/row.json")):
+            raise SystemExit(f"--rows-from {folder}: no finished rows (*/row.json) there")
+    score = B.fd_rand_scorer(args)
+    rows = []
+    for folder in args.rows_from:
+        args.work = folder
+        batch = [B.saved_row(args, p.parent.name) for p in sorted(folder.glob("*/row.json"))]
+        for r in batch:
+            gens = B.generators_of(args, r["row"])
+            r["metrics"] = score(gens)
+            # translate() maps to [0, 1]; chroma is defined in the generator's [-1, 1] units
+            r["chroma"] = {g: 2 * chroma(B.translate(gens[g], test[s]))
+                           for g, s in (("G_A", "A"), ("G_B", "B"))}
+            r["work"] = str(folder)
+            print(f"{folder.name:<12} {r['row']:<16} chroma A->B {r['chroma']['G_A']:.3f} "
+                  f"B->A {r['chroma']['G_B']:.3f}  FD-rand {r['metrics']['fd_rand_AtoB']:.1f} / "
+                  f"{r['metrics']['fd_rand_BtoA']:.1f}", flush=True)
+        rows += batch
+    coronet = [r for r in rows if r["row"].startswith("coronet")]
+    correlation = {}
+    for g, fd in (("G_A", "fd_rand_AtoB"), ("G_B", "fd_rand_BtoA")):
+        if len(coronet) >= 3:
+            rho, p = spearmanr([r["chroma"][g] for r in coronet], [r["metrics"][fd] for r in coronet])
+            correlation[f"{g} chroma vs {fd}"] = {"spearman_rho": float(rho), "p": float(p),
+                                                  "rows": len(coronet)}
+            print(f"coronet rows: {g} chroma vs {fd}: Spearman rho {rho:+.2f} (p {p:.2f}, "
+                  f"{len(coronet)} rows)")
+    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    config_out["rows_from"] = [str(f) for f in args.rows_from]
+    write_result(args.out, {
+        "benchmark": f"chroma_{args.dataset}_rows", "config": config_out, "environment": environment(),
+        "reference_chroma": {"test_photos": chroma(test["A"]), "test_paintings": chroma(test["B"])},
+        "rows": rows, "coronet_chroma_vs_fd": correlation})
 
 
 if __name__ == "__main__":
