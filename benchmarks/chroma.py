@@ -135,7 +135,7 @@ def trained_rows(args) -> None:
                   f"B->A {r['chroma']['G_B']:.3f}  FD-rand {r['metrics']['fd_rand_AtoB']:.1f} / "
                   f"{r['metrics']['fd_rand_BtoA']:.1f}", flush=True)
         rows += batch
-    coronet = [r for r in rows if r["row"].startswith("coronet")]
+    coronet = [r for r in rows if r["row"].startswith("coronet@")]  # searched runs, not coronet-arch
     correlation = {}
     for g, fd in (("G_A", "fd_rand_AtoB"), ("G_B", "fd_rand_BtoA")):
         if len(coronet) >= 3:
