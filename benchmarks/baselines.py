@@ -190,33 +190,38 @@ def quality(args, rows: list[dict]) -> None:
         for r in rows:
             r["metrics"] = paired_metrics(generators_of(args, r["row"])["G_A"], loader)
         return
-    score = fd_rand_scorer(args)
+    fd = FDRand(args)
     for r in rows:
-        r["metrics"] = score(generators_of(args, r["row"]))
+        r["metrics"] = fd.score(fd.translate(generators_of(args, r["row"])))
         print(r["row"], r["metrics"], flush=True)
 
 
-def fd_rand_scorer(args):
-    """A function of a CycleGAN's {"G_A", "G_B"} giving both directions' FD-rand; the real images'
-    statistics (train + test, the slow part) are computed once here."""
-    net = random_inception(seed=0)
-    feats = lambda x: inception_features(net, [x[i:i + 25] for i in range(0, len(x), 25)])  # noqa: E731
-    root = Path(args.data)
-    test = {s: folder_tensors(root / f"test{s}", args.size) for s in "AB"}
-    real = {s: statistics(feats(to_unit(torch.cat([folder_tensors(root / f"train{s}", args.size),
-                                                   test[s]])))) for s in "AB"}
+class FDRand:
+    """FD-rand of a CycleGAN's two directions. The real images' statistics (train + test, the slow
+    part) are computed once; the translations are returned so a caller can measure more on them."""
 
-    def fd_rand(generator, source: str, target: str) -> float:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # scipy: singular product (more dims than images)
-            return frechet_distance(*statistics(feats(translate(generator, test[source]))), *real[target])
+    def __init__(self, args) -> None:
+        self.net = random_inception(seed=0)
+        root = Path(args.data)
+        self.test = {s: folder_tensors(root / f"test{s}", args.size) for s in "AB"}
+        self.real = {s: statistics(self._features(to_unit(torch.cat([
+            folder_tensors(root / f"train{s}", args.size), self.test[s]])))) for s in "AB"}
 
-    def score(gens: dict) -> dict:
-        return {"fd_rand_AtoB": fd_rand(gens["G_A"], "A", "B"),
-                "fd_rand_BtoA": fd_rand(gens["G_B"], "B", "A"),
-                "images_A": len(test["A"]), "images_B": len(test["B"])}
+    def _features(self, images: torch.Tensor):
+        return inception_features(self.net, [images[i:i + 25] for i in range(0, len(images), 25)])
 
-    return score
+    def translate(self, gens: dict) -> dict[str, torch.Tensor]:
+        """{"G_A": test photos translated, "G_B": test paintings translated}, in [0, 1]."""
+        return {"G_A": translate(gens["G_A"], self.test["A"]), "G_B": translate(gens["G_B"], self.test["B"])}
+
+    def score(self, fakes: dict[str, torch.Tensor]) -> dict:
+        def distance(images: torch.Tensor, target: str) -> float:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # scipy: singular product (more dims than images)
+                return frechet_distance(*statistics(self._features(images)), *self.real[target])
+
+        return {"fd_rand_AtoB": distance(fakes["G_A"], "B"), "fd_rand_BtoA": distance(fakes["G_B"], "A"),
+                "images_A": len(self.test["A"]), "images_B": len(self.test["B"])}
 
 
 def latency(args, rows: list[dict]) -> None:

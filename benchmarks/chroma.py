@@ -115,21 +115,19 @@ def main() -> None:
 def trained_rows(args) -> None:
     """Chroma and FD-rand of finished rows; each folder's settings are its own row.json's."""
     args.out = args.out or Path(__file__).parent / "results" / f"chroma_{args.dataset}_rows.json"
-    test = {s: B.folder_tensors(args.data / f"test{s}", args.size) for s in "AB"}
     for folder in args.rows_from:
         if not any(folder.glob("*/row.json")):
             raise SystemExit(f"--rows-from {folder}: no finished rows (*/row.json) there")
-    score = B.fd_rand_scorer(args)
+    scorer = B.FDRand(args)
     rows = []
     for folder in args.rows_from:
-        args.work = folder
+        args.work = folder  # where generators_of looks
         batch = [B.saved_row(args, p.parent.name) for p in sorted(folder.glob("*/row.json"))]
         for r in batch:
-            gens = B.generators_of(args, r["row"])
-            r["metrics"] = score(gens)
-            # translate() maps to [0, 1]; chroma is defined in the generator's [-1, 1] units
-            r["chroma"] = {g: 2 * chroma(B.translate(gens[g], test[s]))
-                           for g, s in (("G_A", "A"), ("G_B", "B"))}
+            fakes = scorer.translate(B.generators_of(args, r["row"]))
+            r["metrics"] = scorer.score(fakes)
+            # the translations are in [0, 1]; chroma is defined in the generator's [-1, 1] units
+            r["chroma"] = {g: 2 * chroma(images) for g, images in fakes.items()}
             r["work"] = str(folder)
             print(f"{folder.name:<12} {r['row']:<16} chroma A->B {r['chroma']['G_A']:.3f} "
                   f"B->A {r['chroma']['G_B']:.3f}  FD-rand {r['metrics']['fd_rand_AtoB']:.1f} / "
@@ -144,11 +142,12 @@ def trained_rows(args) -> None:
                                                   "rows": len(coronet)}
             print(f"coronet rows: {g} chroma vs {fd}: Spearman rho {rho:+.2f} (p {p:.2f}, "
                   f"{len(coronet)} rows)")
-    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items() if k != "work"}
     config_out["rows_from"] = [str(f) for f in args.rows_from]
     write_result(args.out, {
         "benchmark": f"chroma_{args.dataset}_rows", "config": config_out, "environment": environment(),
-        "reference_chroma": {"test_photos": chroma(test["A"]), "test_paintings": chroma(test["B"])},
+        "reference_chroma": {"test_photos": chroma(scorer.test["A"]),
+                             "test_paintings": chroma(scorer.test["B"])},
         "rows": rows, "coronet_chroma_vs_fd": correlation})
 
 

@@ -86,7 +86,6 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
                           scale_free_output=scale_free_output)
 
 
-
 def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0) -> list[dict]:
     """Optimizer parameter groups for these generators, each with the `lr_scale` of its learning rate.
 
@@ -102,6 +101,7 @@ def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0) -> l
         return [{"params": params, "lr_scale": 1.0}]
     return [{"params": [p for p in params if id(p) not in hyper], "lr_scale": 1.0},
             {"params": [p for p in params if id(p) in hyper], "lr_scale": hyper_lr_scale}]
+
 
 @torch.no_grad()
 def materialize(hyper: HyperGenerator) -> Generator:
