@@ -8,14 +8,25 @@ variant's rows and the result's rows are written side by side with the paired di
     python benchmarks/variant.py edges2shoes --latent-init ones --seed 1 \
         --against benchmarks/results/baselines_edges2shoes_seed1.json
 
+--from-dense starts coronet where the magnitude baseline starts: the hypernetwork generates the
+trained dense row's weights (and the dense row's discriminators go on), so it needs that run's
+--work folder. It gets the magnitude row's step budget, the fine-tune steps, half of them (at most)
+to search and half to fine-tune, so the two prune the same model with the same training:
+
+    python benchmarks/variant.py photo2monet --from-dense --seed 4 --threads 1 --work /tmp/bp_seed4 \
+        --against benchmarks/results/baselines_photo2monet_seed4.json
+
 Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
 schedule named where it is not the benchmark's default (--out to choose).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+
+import torch
 
 import baselines as B
 from baselines_seeds import BETTER
@@ -28,7 +39,8 @@ def variant_name(args) -> str:
     parts = [f"latent-{args.latent_init}" if args.latent_init else "",
              args.finetune_init if args.finetune_init != "searched" else "",
              "scale-free" if args.scale_free_output else "",
-             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""]
+             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
+             "from-dense" if args.from_dense else ""]
     return "-".join(p for p in parts if p) or "default"
 
 
@@ -47,10 +59,39 @@ def reference_rows(args) -> list[dict]:
     return result["rows"]
 
 
+def from_dense_config(args, ratio: float, dense_work: Path, theirs: list[dict]):
+    """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2."""
+    at = argparse.Namespace(**{**vars(args), "work": dense_work})
+    ref = next(r for r in theirs if r["row"] == "dense")
+    if (dense := B.saved_row(at, "dense")) is None:
+        print(f"no dense row in {dense_work}: training it as baselines.py did ({ref['steps']} steps)",
+              flush=True)
+        trainer, wall = B.train(B.config(args, steps=ref["steps"]), compress=False)
+        dense = B.save_row(at, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+    if dense["steps"] != ref["steps"]:
+        raise SystemExit(f"--work {dense_work} holds a dense row of {dense['steps']} steps, {args.against} "
+                         f"one of {ref['steps']}: pass the --work folder baselines.py trained it in")
+    cfg = B.config(args, ratio=ratio)
+    half = args.finetune_steps // 2
+    cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = half, half, half
+    cfg.model.init_from = str(dense_work / "dense" / "G_A.json")
+    cfg.model.init_from_B = str(dense_work / "dense" / "G_B.json") if args.model == "cyclegan" else None
+    cfg.model.latent_init = None  # from a checkpoint: ones, so the hypernetwork starts at the dense weights
+    return cfg, torch.load(dense_work / "dense" / "discriminators.pt", weights_only=True)
+
+
 def main() -> None:
-    args = B.arguments(__doc__, more=lambda p: p.add_argument(
-        "--against", type=Path, required=True, help="the finished baselines.py result to compare with"))
+    def more(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--against", type=Path, required=True,
+                       help="the finished baselines.py result to compare with")
+        p.add_argument("--from-dense", action="store_true",
+                       help="start from the dense row in --work with the magnitude row's steps (see above)")
+
+    args = B.arguments(__doc__, more=more)
     theirs = reference_rows(args)
+    dense_work = args.work
+    if args.from_dense:  # its own folder: the coronet@r rows of --work are the default variant's
+        args.work = dense_work / "from-dense"
     name = variant_name(args)
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
@@ -61,10 +102,21 @@ def main() -> None:
     for ratio in args.targets:
         row = f"coronet@{ratio}"
         if (r := B.saved_row(args, row)) is None:
-            trainer, wall = B.train(B.config(args, ratio=ratio), compress=True)
+            if args.from_dense:
+                cfg, discs = from_dense_config(args, ratio, dense_work, theirs)
+                trainer, wall = B.train(cfg, compress=True, discriminators=discs)
+            else:
+                trainer, wall = B.train(B.config(args, ratio=ratio), compress=True)
             r = B.save_row(args, row, trainer, wall, {"method": "coronet", "target": ratio})
         rows.append(r)
-    B.quality(args, rows)
+    # the dense row it started from is scored too: it must match the reference's (CPU training is
+    # deterministic), which shows a retrained or reused dense row is the one magnitude pruned
+    check = [{"row": "../dense"}] if args.from_dense else []  # generators_of reads args.work / row
+    B.quality(args, rows + check)
+    if check:
+        ref = next(r for r in theirs if r["row"] == "dense")["metrics"]
+        check = {m: check[0]["metrics"][m] - ref[m] for m in BETTER if m in ref}
+        print("dense row it started from minus the reference's dense row:", check, flush=True)
     differences = {}
     for r in rows:
         for ref in theirs:
@@ -78,7 +130,8 @@ def main() -> None:
     write_result(args.out, {"benchmark": f"variant_{args.dataset}", "variant": name, "config": config_out,
                             "environment": environment(), "rows": rows,
                             "reference": {"file": str(args.against), "rows": theirs},
-                            "differences": differences})
+                            "differences": differences,
+                            **({"start_dense_minus_reference": check} if args.from_dense else {})})
 
 
 if __name__ == "__main__":
