@@ -77,9 +77,10 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     return setup.resolve_defaults(cfg)
 
 
-def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None) -> tuple[Trainer, float]:
+def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None,
+          trainer_class: type[Trainer] = Trainer) -> tuple[Trainer, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp), compress=compress)
+        trainer = trainer_class(cfg, Path(tmp), compress=compress)
         if generators is not None:
             trainer.use_generators(generators)
         if discriminators is not None:

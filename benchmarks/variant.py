@@ -89,10 +89,9 @@ def main() -> None:
 
     args = B.arguments(__doc__, more=more)
     theirs = reference_rows(args)
-    dense_work = args.work
-    if args.from_dense:  # its own folder: the coronet@r rows of --work are the default variant's
-        args.work = dense_work / "from-dense"
-    name = variant_name(args)
+    dense_work, name = args.work, variant_name(args)
+    if args.from_dense:  # a folder of its own: the coronet@r rows of --work are the default variant's
+        args.work = dense_work / name
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
         else f"_s{args.search_steps}-f{args.finetune_steps}"
