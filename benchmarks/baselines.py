@@ -215,6 +215,10 @@ class FDRand:
         """{"G_A": test photos translated, "G_B": test paintings translated}, in [0, 1]."""
         return {"G_A": translate(gens["G_A"], self.test["A"]), "G_B": translate(gens["G_B"], self.test["B"])}
 
+    def untranslated(self) -> dict:
+        """The test images scored as their own translations: what a generator that does nothing gets."""
+        return self.score({"G_A": to_unit(self.test["A"]), "G_B": to_unit(self.test["B"])})
+
     def score(self, fakes: dict[str, torch.Tensor]) -> dict:
         def distance(images: torch.Tensor, target: str) -> float:
             with warnings.catch_warnings():

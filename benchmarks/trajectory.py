@@ -72,13 +72,14 @@ def train_row(args, ref: dict) -> Recording:
     return B.train(cfg, compress=False, generators=gens, trainer_class=Recording)[0]
 
 
-def scorer(args):
+def scorer(args) -> tuple:
+    """The table's scoring, and for CycleGAN what the untranslated test images score."""
     if args.model == "cyclegan":
         fd = B.FDRand(args)
-        return lambda gens: fd.score(fd.translate(gens))
+        return (lambda gens: fd.score(fd.translate(gens))), fd.untranslated()
     _, test = setup.make_datasets(B.config(args))
     loader = torch.utils.data.DataLoader(test, batch_size=8)
-    return lambda gens: paired_metrics(gens["G_A"], loader)
+    return (lambda gens: paired_metrics(gens["G_A"], loader)), None
 
 
 def main() -> None:
@@ -97,7 +98,7 @@ def main() -> None:
     trainer = train_row(args, ref)
     copies = {k: v for k, v in trainer.copies.items() if not k.endswith(f" step {trainer.step}")}
     copies[f"last, step {trainer.step}"] = {n: g.cpu().eval() for n, g in trainer.generators.items()}
-    score = scorer(args)
+    score, untranslated = scorer(args)
     points = []
     for label, gens in copies.items():
         with torch.no_grad():
@@ -111,6 +112,7 @@ def main() -> None:
         f"trajectory_{args.dataset}_{ref['method']}{args.seed_tag}.json"
     write_result(out, {"benchmark": f"trajectory_{args.dataset}", "row": args.row, "config": config_out,
                        "environment": environment(), "points": points, "last_minus_committed": last,
+                       **({"untranslated": untranslated} if untranslated else {}),
                        "steps": dict(trainer.steps_done), "losses": trainer.losses})
 
 
