@@ -12,7 +12,7 @@ kept beside them.
     python benchmarks/trajectory.py photo2monet --row uniform@0.25 --seed 4 --threads 1 \\
         --against benchmarks/results/baselines_photo2monet_seed4.json
 
-Writes benchmarks/results/trajectory_<dataset>_<method>[_seed<N>].json.
+Writes benchmarks/results/trajectory_<dataset>_<method>[-<target>][_seed<N>].json.
 """
 
 from __future__ import annotations
@@ -108,8 +108,9 @@ def main() -> None:
     last = {m: points[-1]["metrics"][m] - ref["metrics"][m] for m in BETTER if m in ref["metrics"]}
     print("last point minus the committed figure:", last, flush=True)
     config_out = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    row = ref["method"] + (f"-{ref['target']:g}" if ref["method"] != "dense" else "")
     out = args.out or Path(__file__).parent / "results" / \
-        f"trajectory_{args.dataset}_{ref['method']}{args.seed_tag}.json"
+        f"trajectory_{args.dataset}_{row}{args.seed_tag}.json"
     write_result(out, {"benchmark": f"trajectory_{args.dataset}", "row": args.row, "config": config_out,
                        "environment": environment(), "points": points, "last_minus_committed": last,
                        **({"untranslated": untranslated} if untranslated else {}),
