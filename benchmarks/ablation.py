@@ -24,13 +24,10 @@ from pathlib import Path
 
 import baselines as B
 from common import environment, write_result
-from coronet.pruning import CostModel
-from coronet.pruning.baselines import uniform_widths
 
 
 def control_rows(args) -> list[dict]:
     rows = []
-    size = (args.size, args.size)
     for ratio in args.targets:
         coronet, dense = B.saved_row(args, f"coronet@{ratio}"), B.saved_row(args, "dense")
         if coronet is None or dense is None:
@@ -39,10 +36,7 @@ def control_rows(args) -> list[dict]:
         rows += [coronet, dense]
         rows += [r for r in (B.saved_row(args, f"{m}@{ratio}") for m in ("uniform", "magnitude")) if r]
         searched = {n: g["widths"] for n, g in coronet["generators"].items()}
-        costs = {n: CostModel(g, size) for n, g in B.generators_of(args, "dense").items()}
-        cfg = B.config(args)
-        uniform = {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
-                   for n, c in costs.items()}
+        uniform = B.uniform_row_widths(B.config(args), ratio)
         for name, widths, steps in ((f"coronet-arch@{ratio}", searched, coronet["steps"]),
                                     (f"uniform-ft@{ratio}", uniform, args.finetune_steps)):
             if (r := B.saved_row(args, name)) is None:

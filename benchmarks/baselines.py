@@ -126,6 +126,23 @@ def generators_of(args, row: str) -> dict:
             for name in ("G_A", "G_B")[: 1 if args.model == "pix2pix" else 2]}
 
 
+def dense_row(args, steps: int) -> dict:
+    """The dense row of --work, trained for `steps` first if it is not there."""
+    if (dense := saved_row(args, "dense")) is None:
+        trainer, wall = train(config(args, steps=steps), compress=False)
+        dense = save_row(args, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+    return dense
+
+
+def uniform_row_widths(cfg: RunConfig, ratio: float) -> dict[str, dict[str, int]]:
+    """Each generator's groups thinned alike to `ratio` of its dense MACs: the uniform row's widths
+    (and the ones magnitude pruning cuts to). They depend on the architecture only."""
+    size = (cfg.data.crop_size, cfg.data.crop_size)
+    costs = {n: CostModel(setup.dense_generator(cfg, n), size) for n in setup.generator_names(cfg)}
+    return {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
+            for n, c in costs.items()}
+
+
 def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) -> dict:
     """Generators of these widths, newly initialised with the run's seed: trained from scratch."""
     torch.manual_seed(args.seed)
@@ -141,17 +158,11 @@ def run_rows(args) -> list[dict]:
             trainer, wall = train(config(args, ratio=ratio), compress=True)
             r = save_row(args, name, trainer, wall, {"method": "coronet", "target": ratio})
         rows.append(r)
-    dense_steps = max(r["steps"] for r in rows)
-    if (dense := saved_row(args, "dense")) is None:
-        trainer, wall = train(config(args, steps=dense_steps), compress=False)
-        dense = save_row(args, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+    dense = dense_row(args, max(r["steps"] for r in rows))
     rows.append(dense)
-    size = (args.size, args.size)
     for ratio, coronet in zip(args.targets, rows, strict=False):
         cfg = config(args, steps=coronet["steps"])
-        costs = {n: CostModel(g, size) for n, g in generators_of(args, "dense").items()}
-        widths = {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
-                  for n, c in costs.items()}
+        widths = uniform_row_widths(cfg, ratio)
         name = f"uniform@{ratio}"
         if (r := saved_row(args, name)) is None:
             trainer, wall = train(cfg, compress=False, generators=fresh_generators(args, cfg, widths))
@@ -183,17 +194,20 @@ def translate(generator, images: torch.Tensor) -> torch.Tensor:
     return torch.cat([to_unit(generator(images[i:i + 8])) for i in range(0, len(images), 8)])
 
 
-def quality(args, rows: list[dict]) -> None:
-    if args.model == "pix2pix":
-        cfg = config(args)
-        _, test = setup.make_datasets(cfg)
-        loader = torch.utils.data.DataLoader(test, batch_size=8)
-        for r in rows:
-            r["metrics"] = paired_metrics(generators_of(args, r["row"])["G_A"], loader)
-        return
-    fd = FDRand(args)
+def scorer(args):
+    """The table's quality measure as a function of a row's generators: PSNR / SSIM / L1 of G_A for
+    Pix2Pix, an `FDRand` (both directions) for CycleGAN. Built once: the set-up is the slow part."""
+    if args.model == "cyclegan":
+        return FDRand(args)
+    _, test = setup.make_datasets(config(args))
+    loader = torch.utils.data.DataLoader(test, batch_size=8)
+    return lambda gens: paired_metrics(gens["G_A"], loader)
+
+
+def quality(args, rows: list[dict], score=None) -> None:
+    score = score or scorer(args)
     for r in rows:
-        r["metrics"] = fd.score(fd.translate(generators_of(args, r["row"])))
+        r["metrics"] = score(generators_of(args, r["row"]))
         print(r["row"], r["metrics"], flush=True)
 
 
@@ -214,6 +228,9 @@ class FDRand:
     def translate(self, gens: dict) -> dict[str, torch.Tensor]:
         """{"G_A": test photos translated, "G_B": test paintings translated}, in [0, 1]."""
         return {"G_A": translate(gens["G_A"], self.test["A"]), "G_B": translate(gens["G_B"], self.test["B"])}
+
+    def __call__(self, gens: dict) -> dict:
+        return self.score(self.translate(gens))
 
     def untranslated(self) -> dict:
         """The test images scored as their own translations: what a generator that does nothing gets."""

@@ -27,11 +27,7 @@ from torch import nn
 import baselines as B
 from baselines_seeds import BETTER
 from common import environment, write_result
-from coronet.eval.paired import paired_metrics
-from coronet.gan import setup
 from coronet.gan.trainer import Trainer
-from coronet.pruning import CostModel
-from coronet.pruning.baselines import uniform_widths
 from variant import reference_rows
 
 METHODS = ("coronet", "uniform", "dense")
@@ -62,24 +58,8 @@ def train_row(args, ref: dict) -> Recording:
     if method == "coronet":
         return B.train(B.config(args, ratio=ratio), compress=True, trainer_class=Recording)[0]
     cfg = B.config(args, steps=ref["steps"])
-    gens = None
-    if method == "uniform":  # the widths baselines.py gives it, from the dense generators' costs
-        size = (args.size, args.size)
-        costs = {n: CostModel(setup.dense_generator(cfg, n), size) for n in setup.generator_names(cfg)}
-        gens = B.fresh_generators(args, cfg, {
-            n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
-            for n, c in costs.items()})
+    gens = B.fresh_generators(args, cfg, B.uniform_row_widths(cfg, ratio)) if method == "uniform" else None
     return B.train(cfg, compress=False, generators=gens, trainer_class=Recording)[0]
-
-
-def scorer(args) -> tuple:
-    """The table's scoring, and for CycleGAN what the untranslated test images score."""
-    if args.model == "cyclegan":
-        fd = B.FDRand(args)
-        return (lambda gens: fd.score(fd.translate(gens))), fd.untranslated()
-    _, test = setup.make_datasets(B.config(args))
-    loader = torch.utils.data.DataLoader(test, batch_size=8)
-    return (lambda gens: paired_metrics(gens["G_A"], loader)), None
 
 
 def main() -> None:
@@ -98,7 +78,8 @@ def main() -> None:
     trainer = train_row(args, ref)
     copies = {k: v for k, v in trainer.copies.items() if not k.endswith(f" step {trainer.step}")}
     copies[f"last, step {trainer.step}"] = {n: g.cpu().eval() for n, g in trainer.generators.items()}
-    score, untranslated = scorer(args)
+    score = B.scorer(args)
+    untranslated = score.untranslated() if isinstance(score, B.FDRand) else None
     points = []
     for label, gens in copies.items():
         with torch.no_grad():

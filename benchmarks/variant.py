@@ -61,13 +61,9 @@ def reference_rows(args) -> list[dict]:
 
 def from_dense_config(args, ratio: float, dense_work: Path, theirs: list[dict]):
     """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2."""
-    at = argparse.Namespace(**{**vars(args), "work": dense_work})
+    at = argparse.Namespace(**{**vars(args), "work": dense_work})  # baselines.py's folder
     ref = next(r for r in theirs if r["row"] == "dense")
-    if (dense := B.saved_row(at, "dense")) is None:
-        print(f"no dense row in {dense_work}: training it as baselines.py did ({ref['steps']} steps)",
-              flush=True)
-        trainer, wall = B.train(B.config(args, steps=ref["steps"]), compress=False)
-        dense = B.save_row(at, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+    dense = B.dense_row(at, ref["steps"])  # trained as baselines.py did if --work lacks it
     if dense["steps"] != ref["steps"]:
         raise SystemExit(f"--work {dense_work} holds a dense row of {dense['steps']} steps, {args.against} "
                          f"one of {ref['steps']}: pass the --work folder baselines.py trained it in")
@@ -108,13 +104,13 @@ def main() -> None:
                 trainer, wall = B.train(B.config(args, ratio=ratio), compress=True)
             r = B.save_row(args, row, trainer, wall, {"method": "coronet", "target": ratio})
         rows.append(r)
-    # the dense row it started from is scored too: it must match the reference's (CPU training is
-    # deterministic), which shows a retrained or reused dense row is the one magnitude pruned
-    check = [{"row": "../dense"}] if args.from_dense else []  # generators_of reads args.work / row
-    B.quality(args, rows + check)
-    if check:
+    score = B.scorer(args)
+    B.quality(args, rows, score)
+    if args.from_dense:  # the dense row it started from must score the reference's (CPU training is
+        # deterministic): then a retrained or reused dense row is the one magnitude pruned
+        ours = score(B.generators_of(argparse.Namespace(**{**vars(args), "work": dense_work}), "dense"))
         ref = next(r for r in theirs if r["row"] == "dense")["metrics"]
-        check = {m: check[0]["metrics"][m] - ref[m] for m in BETTER if m in ref}
+        check = {m: ours[m] - ref[m] for m in BETTER if m in ref}
         print("dense row it started from minus the reference's dense row:", check, flush=True)
     differences = {}
     for r in rows:
