@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 from torch import nn
@@ -170,56 +168,5 @@ def test_scale_free_output_exports_exactly_and_keeps_the_dense_start():
         assert float((compact(x) - hyper(x)).abs().max()) <= 1e-5
     dense = get_generator("resnet_9blocks", ngf=4).eval()
     start = hypernetize(dense, init="dense", scale_free_output=True).eval()
-    with torch.no_grad():
-        torch.testing.assert_close(start(x), dense(x), rtol=0, atol=1e-5)
-
-
-def test_without_hyper_biases_a_channel_fades_out_with_its_latent():
-    # K[i,j] = z_out[i] z_in[j] (W1[i,j] @ W2[i,j]): shrinking one input latent shrinks that input's
-    # column by the same factor, so the column is ~0 when the latent reaches the death threshold.
-    # With DHP's biases the column keeps what B0, B1 and B2 generate.
-    faded = {}
-    for biases in (True, False):
-        torch.manual_seed(0)
-        conv = nn.Conv2d(5, 4, 3)
-        latents = LatentVectors([LatentGroup("a", 5), LatentGroup("b", 4)])
-        layer = HyperConv(conv, ConvSpec("conv", "b", ("a",)), latents, embedding_dim=3, biases=biases)
-        with torch.no_grad():
-            for p in layer.hyper_parameters():
-                p.add_(torch.randn_like(p) * 0.1)
-        assert (layer.b0 is not None) == biases
-        if not biases:
-            kernel = layer.kernel().detach()
-            z_in, z_out = latents.vector("a").detach(), latents.vector("b").detach()
-            for i in range(4):
-                for j in range(5):
-                    expected = z_out[i] * z_in[j] * (layer.w1[i, j] @ layer.w2[i, j]).detach()
-                    torch.testing.assert_close(kernel[i, j], expected, rtol=1e-5, atol=1e-6)
-        before, z = layer.kernel().detach()[:, 2].norm(), float(latents.vector("a")[2])
-        with torch.no_grad():
-            latents.vector("a")[2] = math.copysign(5e-3, z)  # DHP's death threshold
-        faded[biases] = float(layer.kernel().detach()[:, 2].norm() / before)
-        shrink = 5e-3 / abs(z)
-    assert faded[False] == pytest.approx(shrink, rel=1e-4)
-    assert faded[True] > 10 * shrink
-
-
-def test_without_hyper_biases_the_hypernetwork_is_smaller_and_exports_exactly():
-    with_b = hypernetize(get_generator("resnet_9blocks", ngf=4))
-    hyper = hypernetize(get_generator("resnet_9blocks", ngf=4), hyper_biases=False).eval()
-    size = sum(p.numel() for p in hyper.hypernetwork_parameters())
-    # c_in * c_out * (m + k^2 m) per layer instead of (1 + 2m + k^2 m + k^2)
-    expected = sum(layer.c_in * layer.c_out * (8 + layer.w2.shape[-1] * 8)
-                   for layer in hyper.hyper_layers().values())
-    assert size == expected < sum(p.numel() for p in with_b.hypernetwork_parameters())
-    for group in hyper.latents.prunable_names():
-        alive = torch.ones(hyper.latents.groups[group].size, dtype=torch.bool)
-        alive[::2] = False
-        hyper.latents.set_alive(group, alive)
-    x = torch.randn(2, 3, 32, 32)
-    with torch.no_grad():
-        assert float((materialize(hyper).eval()(x) - hyper(x)).abs().max()) <= 1e-5
-    dense = get_generator("resnet_9blocks", ngf=4).eval()
-    start = hypernetize(dense, init="dense", hyper_biases=False).eval()
     with torch.no_grad():
         torch.testing.assert_close(start(x), dense(x), rtol=0, atol=1e-5)

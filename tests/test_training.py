@@ -214,14 +214,3 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
         moves[scale] = {kind: max(v for n, v in moved.items() if kind in n) for kind in ("w2", "latents")}
     assert moves[1.0]["w2"] > 5 * moves[0.1]["w2"]
     assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
-
-
-def test_compress_without_hyper_biases_lands_and_exports(tmp_path):
-    cfg = tiny(tmp_path)
-    cfg.model.hyper_biases = False
-    trainer = Trainer(cfg, tmp_path / "run", compress=True)
-    names = {n.rsplit(".", 1)[-1] for n, _ in trainer.generators["G_A"].named_parameters()}
-    assert {"w1", "w2"} <= names and not names & {"b0", "b1", "b2"}
-    trainer.run()
-    g = write_run_outputs(trainer, tmp_path / "run")["generators"]["G_A"]
-    assert 0.98 * 0.3 <= g["achieved_ratio"] <= 0.3 and g["export_max_abs_diff"] <= 1e-5

@@ -45,7 +45,6 @@ class ModelConfig:
     embedding_dim: int = 8
     latent_init: str | None = None  # None: normal (DHP's draw) from scratch, ones from init_from
     scale_free_output: bool = False  # the image-writing conv ignores the common scale of its latents
-    hyper_biases: bool = True  # DHP's B0/B1/B2; False: kernels scale with z_out z_in, channels fade out
     init_from: str | None = None  # a dense generator checkpoint (.pth) to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint
 

@@ -6,7 +6,9 @@ For output channel i and input channel j (DHP's three layers, method.md §2):
     explicit layer   K[i,j,:] = E[i,j,:] @ W2[i,j] + B2[i,j,:]          (W2[i,j] is m x k^2)
 K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so slicing the latent
 vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
-they contribute exactly zero, during search as after export.
+they contribute exactly zero, during search as after export. B0, B1 and B2 mean a latent at 0 still
+generates a kernel, so a channel dies while it still acts; without them channels fade out with
+their latents, but the hypernetwork trains worse (README, "Letting channels fade out").
 
 The image-writing layer (output group `rgb_out`) can take a scale-free input gate, z_in divided by
 its root mean square over the alive channels. Every other generated conv is followed by a
@@ -34,8 +36,7 @@ class HyperConv(nn.Module):
     """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
 
     def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
-                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False,
-                 biases: bool = True) -> None:
+                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False) -> None:
         super().__init__()
         if conv.groups != 1:
             raise ValueError(f"{spec.module}: grouped convolutions are not supported")
@@ -52,11 +53,12 @@ class HyperConv(nn.Module):
         self.padding_mode = conv.padding_mode
         self._reversed_padding = getattr(conv, "_reversed_padding_repeated_twice", None)
         m, k2 = embedding_dim, kh * kw
+        self.b0 = nn.Parameter(torch.zeros(c_out, c_in))
         self.w1 = nn.Parameter(torch.empty(c_out, c_in, m).uniform_(-math.sqrt(3), math.sqrt(3)))
+        self.b1 = nn.Parameter(torch.zeros(c_out, c_in, m))
         bound = math.sqrt(3.0 / (m * c_in * k2))  # DHP's "hyperfan-in": Var(K) ~ 1/(c_in k^2)
         self.w2 = nn.Parameter(torch.empty(c_out, c_in, m, k2).uniform_(-bound, bound))
-        for name, shape in (("b0", (c_out, c_in)), ("b1", (c_out, c_in, m)), ("b2", (c_out, c_in, k2))):
-            self.register_parameter(name, nn.Parameter(torch.zeros(shape)) if biases else None)
+        self.b2 = nn.Parameter(torch.zeros(c_out, c_in, k2))
         self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
         # shared with every other layer; owned (and registered) by the HyperGenerator
         object.__setattr__(self, "_latents", latents)
@@ -76,9 +78,9 @@ class HyperConv(nn.Module):
             w1 = self.w1
             scale = w1 / w1.pow(2).sum(-1, keepdim=True)  # (o, i, m)
             self.w2.copy_(scale[..., None] * dense[:, :, None, :])
-            for b in (self.b0, self.b1, self.b2):
-                if b is not None:
-                    b.zero_()
+            self.b0.zero_()
+            self.b1.zero_()
+            self.b2.zero_()
             if self.bias is not None:
                 self.bias.copy_(conv.bias.detach())
 
@@ -91,11 +93,6 @@ class HyperConv(nn.Module):
             z_in = z_in * torch.rsqrt(mean_square.clamp_min(1e-12))
         o, i = self.c_out, self.c_in
         m, k2 = self.w2.shape[-2:]
-        if self.b0 is None:
-            latent = torch.outer(z_out, z_in)
-            embedding = latent[..., None] * self.w1
-            explicit = torch.bmm(embedding.view(o * i, 1, m), self.w2.view(o * i, m, k2))
-            return explicit.view(o, i, k2)
         latent = torch.addr(self.b0, z_out, z_in)  # (o, i)
         embedding = torch.addcmul(self.b1, latent[..., None], self.w1)  # (o, i, m)
         explicit = torch.baddbmm(self.b2.view(o * i, 1, k2), embedding.view(o * i, 1, m),
@@ -124,7 +121,7 @@ class HyperConv(nn.Module):
         return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
 
     def hyper_parameters(self) -> list[nn.Parameter]:
-        return [p for p in (self.b0, self.w1, self.b1, self.w2, self.b2) if p is not None]
+        return [self.b0, self.w1, self.b1, self.w2, self.b2]
 
     def extra_repr(self) -> str:
         kind = "ConvTranspose2d" if self.transposed else "Conv2d"
