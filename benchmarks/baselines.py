@@ -74,7 +74,6 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.model.latent_init = args.latent_init
     cfg.model.scale_free_output = args.scale_free_output
     cfg.train.hyper_lr_scale = args.hyper_lr_scale
-    cfg.train.latent_lr_scale = args.latent_lr_scale
     return setup.resolve_defaults(cfg)
 
 
@@ -309,8 +308,6 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
                    help="coronet rows: the image-writing conv reads its latents divided by their RMS")
     p.add_argument("--hyper-lr-scale", type=float, default=1.0,
                    help="coronet rows: the hypernetworks' learning rate as a share of the generator's")
-    p.add_argument("--latent-lr-scale", type=float, default=1.0,
-                   help="coronet rows: the latents' learning rate as a share of the generator's")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -327,7 +324,6 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     init += f"-latent-{args.latent_init}" if args.latent_init else ""
     init += "-scale-free" if args.scale_free_output else ""
     init += f"-hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""
-    init += f"-latent-lr{args.latent_lr_scale:g}" if args.latent_lr_scale != 1.0 else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

@@ -14,7 +14,6 @@ by the initial draw.
 
     python benchmarks/survivors.py                 # seeds 0 1 2, 25% of the MACs
     python benchmarks/survivors.py --seeds 0 --ratio 0.1
-    python benchmarks/survivors.py --latent-lr-scale 20   # latents that can outrun the shrink
 
 Writes benchmarks/results/survivors_edges2shoes.json.
 """
@@ -48,7 +47,7 @@ def search_once(args, seed: int) -> dict:
                                   ngf=args.ngf, model=spec["model"], seed=seed,
                                   search_steps=args.search_steps, finetune_steps=0,
                                   finetune_init="searched", latent_init=None, scale_free_output=False,
-                                  hyper_lr_scale=1.0, latent_lr_scale=args.latent_lr_scale)
+                                  hyper_lr_scale=1.0)
     cfg = config(run_args, ratio=args.ratio)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), compress=True)
@@ -66,8 +65,7 @@ def search_once(args, seed: int) -> dict:
     agreements = [g["agreement"] for g in groups.values()]
     result = {"seed": seed, "search_steps": trainer.steps_done["search"], "search_wall_s": wall,
               "achieved_ratio": controller.status().ratio, "final_gamma": controller.gamma,
-              "final_shrink_per_step": controller.gamma * cfg.train.lr * cfg.train.latent_lr_scale,
-              "lr": cfg.train.lr, "latent_lr": cfg.train.lr * cfg.train.latent_lr_scale,
+              "final_shrink_per_step": controller.gamma * cfg.train.lr, "lr": cfg.train.lr,
               "agreement_min": min(agreements), "agreement_median": statistics.median(agreements),
               "chance_median": statistics.median(g["chance"] for g in groups.values()), "groups": groups}
     print(f"seed {seed}: agreement min {result['agreement_min']:.2f} median {result['agreement_median']:.2f}"
@@ -83,20 +81,15 @@ def main() -> None:
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--search-steps", type=int, default=SETS["edges2shoes"]["search"])
-    p.add_argument("--latent-lr-scale", type=float, default=1.0,
-                   help="the latents' learning rate as a share of the generator's (train.latent_lr_scale)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path,
-                   help="default: benchmarks/results/survivors_edges2shoes[_latent-lrS].json")
+                   default=Path(__file__).parent / "results" / "survivors_edges2shoes.json")
     args = p.parse_args()
-    tag = f"_latent-lr{args.latent_lr_scale:g}" if args.latent_lr_scale != 1.0 else ""
-    args.out = args.out or Path(__file__).parent / "results" / f"survivors_edges2shoes{tag}.json"
     torch.set_num_threads(args.threads)
     runs = [search_once(args, seed) for seed in args.seeds]
     write_result(args.out, {"benchmark": "survivors", "environment": environment(),
                             "config": {"dataset": "edges2shoes-mini", "ratio": args.ratio, "size": args.size,
-                                       "ngf": args.ngf, "search_steps": args.search_steps,
-                                       "latent_lr_scale": args.latent_lr_scale},
+                                       "ngf": args.ngf, "search_steps": args.search_steps},
                             "runs": runs})
 
 

@@ -40,7 +40,6 @@ def variant_name(args) -> str:
              args.finetune_init if args.finetune_init != "searched" else "",
              "scale-free" if args.scale_free_output else "",
              f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
-             f"latent-lr{args.latent_lr_scale:g}" if args.latent_lr_scale != 1.0 else "",
              "from-dense" if args.from_dense else ""]
     return "-".join(p for p in parts if p) or "default"
 

@@ -61,9 +61,8 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         m.normD = "batch" if pix2pix else "instance"
     if cfg.data.batch_size < 1:
         raise ConfigError("batch_size must be >= 1")
-    for name in ("hyper_lr_scale", "latent_lr_scale"):
-        if not getattr(t, name) > 0:
-            raise ConfigError(f"train.{name} must be > 0 (got {getattr(t, name)})")
+    if not t.hyper_lr_scale > 0:
+        raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
     for name in ("search_steps", "finetune_steps", "decay_steps"):
         if getattr(t, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0")

@@ -63,8 +63,7 @@ class Trainer:
                 cost = hyper.cost_model(size)
                 budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
                 self.controllers[name] = BudgetController(
-                    hyper.latents, cost, budget, cfg.train.search_steps,
-                    cfg.train.lr * cfg.train.latent_lr_scale,
+                    hyper.latents, cost, budget, cfg.train.search_steps, cfg.train.lr,
                     setup.controller_config(cfg))
                 self.generators[name] = hyper
             else:
@@ -133,9 +132,8 @@ class Trainer:
         self.opt_D = self._adam([p for d in self.discriminators.values() for p in d.parameters()])
 
     def _generator_optimizer(self) -> torch.optim.Optimizer:
-        """Adam over the generators; hypernetworks and latents at their own scale of lr."""
-        t = self.cfg.train
-        return self._adam(lr_groups(self.generators.values(), t.hyper_lr_scale, t.latent_lr_scale))
+        """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr."""
+        return self._adam(lr_groups(self.generators.values(), self.cfg.train.hyper_lr_scale))
 
     def _fixed_batch(self, dataset) -> dict[str, torch.Tensor]:
         items = [dataset[i] for i in range(min(SAMPLES, len(dataset)))]
@@ -188,8 +186,8 @@ class Trainer:
             g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
             d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
         if self.phase == "search":
-            for ctl in self.controllers.values():  # the proximal step at the latents' own lr
-                ctl.step(lr * self.cfg.train.latent_lr_scale)
+            for ctl in self.controllers.values():
+                ctl.step(lr)
         return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
 
     def _optimize(self, opt, losses: dict[str, torch.Tensor], total: str) -> dict[str, float]:

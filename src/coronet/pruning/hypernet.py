@@ -86,28 +86,21 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
                           scale_free_output=scale_free_output)
 
 
-def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0,
-              latent_lr_scale: float = 1.0) -> list[dict]:
+def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0) -> list[dict]:
     """Optimizer parameter groups for these generators, each with the `lr_scale` of its learning rate.
 
     One Adam step moves every parameter by about lr, and a generated kernel entry sums the moves of
     its m embedding weights: at 1.0 (DHP) the kernels move about 6x as far per step, relative to
     their size, as a plain convolution's weights; 0.2 matches them (benchmarks/kernel_step.py).
-    The latents at 1.0 move by at most lr per step, far less than the proximal step shrinks them in a
-    search of a few hundred steps, so their N(0, 1) draw decides which channels die (README, "What the
-    search chose"); `latent_lr_scale` lets their gradients compete.
-    With nothing to scale it is one group, so optimizer states saved before the options still load.
+    With nothing to scale it is one group, so optimizer states saved before the option still load.
     """
     generators = list(generators)
     params = [p for g in generators for p in g.parameters()]
-    hypers = [g for g in generators if isinstance(g, HyperGenerator)]
-    hyper = {id(p) for g in hypers for p in g.hypernetwork_parameters()}
-    latent = {id(p) for g in hypers for p in g.latents.parameters()}
-    scale = {**{i: hyper_lr_scale for i in hyper}, **{i: latent_lr_scale for i in latent}}
-    groups: dict[float, list[nn.Parameter]] = {}
-    for p in params:
-        groups.setdefault(scale.get(id(p), 1.0), []).append(p)
-    return [{"params": ps, "lr_scale": s} for s, ps in groups.items()]
+    hyper = {id(p) for g in generators if isinstance(g, HyperGenerator) for p in g.hypernetwork_parameters()}
+    if not hyper or hyper_lr_scale == 1.0:
+        return [{"params": params, "lr_scale": 1.0}]
+    return [{"params": [p for p in params if id(p) not in hyper], "lr_scale": 1.0},
+            {"params": [p for p in params if id(p) in hyper], "lr_scale": hyper_lr_scale}]
 
 
 @torch.no_grad()
