@@ -287,9 +287,9 @@ def plot(args, rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
-    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py
-    and variant.py; `more(parser)` adds a script's own options)."""
+def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
+    """The benchmark's options (`more(parser)` adds a script's own); their defaults are what a script
+    that builds its own run arguments (survivors.py) starts from, so a new option cannot break it."""
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     if more is not None:
         more(p)
@@ -312,7 +312,13 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
     p.add_argument("--out", type=Path, help="default: benchmarks/results/<benchmark>_<dataset>[_seedN].json")
-    args = p.parse_args()
+    return p
+
+
+def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
+    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py
+    and variant.py)."""
+    args = parser(description, more).parse_args()
     spec = SETS[args.dataset]
     args.data = DATA / spec["folder"]
     args.model, args.batch = spec["model"], spec["batch"]

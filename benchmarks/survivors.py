@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from baselines import DATA, SETS, config
+from baselines import DATA, SETS, config, parser
 from common import environment, write_result
 from coronet.gan.trainer import Trainer
 
@@ -43,11 +43,10 @@ def init_agreement(initial: torch.Tensor, alive: torch.Tensor) -> float:
 
 def search_once(args, seed: int) -> dict:
     spec = SETS["edges2shoes"]
-    run_args = argparse.Namespace(data=DATA / spec["folder"], size=args.size, batch=spec["batch"],
-                                  ngf=args.ngf, model=spec["model"], seed=seed,
-                                  search_steps=args.search_steps, finetune_steps=0,
-                                  finetune_init="searched", latent_init=None, scale_free_output=False,
-                                  hyper_lr_scale=1.0)
+    defaults = vars(parser().parse_args(["edges2shoes"]))  # coronet's options at their defaults
+    run_args = argparse.Namespace(**{**defaults, "data": DATA / spec["folder"], "size": args.size,
+                                     "batch": spec["batch"], "ngf": args.ngf, "model": spec["model"],
+                                     "seed": seed, "search_steps": args.search_steps, "finetune_steps": 0})
     cfg = config(run_args, ratio=args.ratio)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), compress=True)

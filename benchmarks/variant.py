@@ -59,9 +59,10 @@ def reference_rows(args) -> list[dict]:
     return result["rows"]
 
 
-def from_dense_config(args, ratio: float, dense_work: Path, theirs: list[dict]):
-    """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2."""
-    at = argparse.Namespace(**{**vars(args), "work": dense_work})  # baselines.py's folder
+def from_dense_config(args, ratio: float, at: argparse.Namespace, theirs: list[dict]):
+    """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
+    `at`: the arguments with baselines.py's --work folder, where the dense row is."""
+    dense_work = at.work
     ref = next(r for r in theirs if r["row"] == "dense")
     dense = B.dense_row(at, ref["steps"])  # trained as baselines.py did if --work lacks it
     if dense["steps"] != ref["steps"]:
@@ -85,9 +86,9 @@ def main() -> None:
 
     args = B.arguments(__doc__, more=more)
     theirs = reference_rows(args)
-    dense_work, name = args.work, variant_name(args)
+    at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
     if args.from_dense:  # a folder of its own: the coronet@r rows of --work are the default variant's
-        args.work = dense_work / name
+        args.work = at.work / name
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
         else f"_s{args.search_steps}-f{args.finetune_steps}"
@@ -98,7 +99,7 @@ def main() -> None:
         row = f"coronet@{ratio}"
         if (r := B.saved_row(args, row)) is None:
             if args.from_dense:
-                cfg, discs = from_dense_config(args, ratio, dense_work, theirs)
+                cfg, discs = from_dense_config(args, ratio, at, theirs)
                 trainer, wall = B.train(cfg, compress=True, discriminators=discs)
             else:
                 trainer, wall = B.train(B.config(args, ratio=ratio), compress=True)
@@ -108,7 +109,7 @@ def main() -> None:
     B.quality(args, rows, score)
     if args.from_dense:  # the dense row it started from must score the reference's (CPU training is
         # deterministic): then a retrained or reused dense row is the one magnitude pruned
-        ours = score(B.generators_of(argparse.Namespace(**{**vars(args), "work": dense_work}), "dense"))
+        ours = score(B.generators_of(at, "dense"))
         ref = next(r for r in theirs if r["row"] == "dense")["metrics"]
         check = {m: ours[m] - ref[m] for m in BETTER if m in ref}
         print("dense row it started from minus the reference's dense row:", check, flush=True)
