@@ -61,6 +61,43 @@ def p_value(difference: dict) -> str:
     return "n/a" if p is None else f"{p:.3f}"
 
 
+DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
+HEADINGS = {"psnr": "ΔPSNR (dB)", "ssim": "ΔSSIM", "l1": "ΔL1", "fd_rand_AtoB": "ΔFD-rand A→B",
+            "fd_rand_BtoA": "ΔFD-rand B→A"}
+
+
+def signed(value: float, digits: int) -> str:
+    """A figure as the README prints it: explicit sign, typographic minus."""
+    return f"{value:+.{digits}f}".replace("-", "\u2212")
+
+
+def difference_cell(difference: dict, digits: int) -> str:
+    """'mean ± s.e. (p P)', P to three decimals below 0.1 and to two above (what the README shows)."""
+    p = difference["p_wilcoxon"]
+    shown = "n/a" if p is None else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
+    return f"{signed(difference['mean'], digits)} ± {difference['stderr']:.{digits}f} (p {shown})"
+
+
+def markdown_table(result: dict) -> list[str]:
+    """The paired table of a _seeds result as README lines: coronet minus each baseline and dense,
+    then dense minus uniform (the resolution), so that the README's figures are rendered, not typed."""
+    pairs = result["coronet_minus_baseline"]
+    keys = [k for k in DIGITS if k in next(iter(pairs.values()))]
+    lines = ["| target | vs | " + " | ".join(HEADINGS[k] for k in keys) + " |",
+             "|---|---|" + "---|" * len(keys)]
+
+    def line(first: str, second: str, per_metric: dict) -> str:
+        cells = [first, second] + [difference_cell(per_metric[k], DIGITS[k]) for k in keys]
+        return ("| " + " | ".join(cells) + " |").replace("|  |", "| |")
+
+    for pair, per_metric in pairs.items():
+        target, other = pair.split(" vs ")
+        lines.append(line(f"{float(target):.0%}", other, per_metric))
+    for target, per_metric in result["dense_minus_uniform"].items():
+        lines.append(line(f"resolution: dense − uniform {float(target):.0%}", "", per_metric))
+    return lines
+
+
 def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row: str,
                 other: str) -> dict:
     """Per metric, the paired difference row minus other over the seeds."""
@@ -122,6 +159,8 @@ def main() -> None:
     p.add_argument("--versus", help="with --variant: also pair its coronet rows with this variant's")
     p.add_argument("--seeds", type=int, nargs="+",
                    help="only these seeds (default: every seed with a result); the JSON lists them")
+    p.add_argument("--markdown", action="store_true",
+                   help="also print the paired table as the README's Markdown lines")
     args = p.parse_args()
     if args.versus and not args.variant:
         p.error("--versus needs --variant: it pairs two variants' coronet rows")
@@ -166,10 +205,11 @@ def main() -> None:
     versus = versus_rows(args, runs, metrics, seeds, keys) if args.versus else {}
     name = f"variant_{args.dataset}_{args.variant}" if args.variant else f"baselines_{args.dataset}"
     out = RESULTS / f"{name}_seeds.json"
-    write_result(out, {"benchmark": f"{name}_seeds", "seeds": seeds,
-                       "rows": rows, "coronet_beats_both_baselines": wins,
-                       "coronet_minus_baseline": paired, "dense_minus_uniform": resolution,
-                       **({f"coronet_minus_{args.versus}": versus} if versus else {})})
+    result = {"benchmark": f"{name}_seeds", "seeds": seeds,
+              "rows": rows, "coronet_beats_both_baselines": wins,
+              "coronet_minus_baseline": paired, "dense_minus_uniform": resolution,
+              **({f"coronet_minus_{args.versus}": versus} if versus else {})}
+    write_result(out, result)
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))
     for target, per_metric in wins.items():
@@ -183,6 +223,8 @@ def main() -> None:
         print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e., p {p_value(v)})"
                                       for k, v in per_metric.items() if k in keys)
               + ("" if same is None else f"  same widths in {sum(same)}/{len(same)} seeds"))
+    if args.markdown:
+        print("\n".join(markdown_table(result)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,46 @@
+"""The README's seed-aggregated tables are the committed results, rendered, not retyped.
+
+Typing a table of means, standard errors and p-values by hand went wrong twice (a rounded SSIM and a
+rounded p-value); these tests render each table from its committed JSON the way
+`benchmarks/baselines_seeds.py --markdown` prints it and look for it in the README, line for line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import baselines_seeds  # noqa: E402
+
+
+@pytest.mark.parametrize("result", ["variant_edges2shoes_default_seeds.json",
+                                    "baselines_photo2monet_seeds.json"])
+def test_readme_paired_table_is_the_committed_result(result):
+    table = "\n".join(baselines_seeds.markdown_table(json.loads((RESULTS / result).read_text())))
+    assert table in (ROOT / "README.md").read_text(), f"README's table differs from {result}: rerun " \
+        "`python benchmarks/baselines_seeds.py ... --markdown` and paste its lines"
+
+
+def _difference(mean: float, stderr: float, p: float | None) -> dict:
+    return {"mean": mean, "stderr": stderr, "p_t": p, "p_wilcoxon": p, "per_seed": []}
+
+
+def test_markdown_table_rounds_signs_and_orders_rows():
+    pair = {"psnr": _difference(-0.004, 0.05, 0.0665), "ssim": _difference(0.02449, 0.0021, 0.7651),
+            "l1": _difference(-0.00074, 0.0005, None)}
+    result = {"coronet_minus_baseline": {"0.25 vs uniform": pair, "0.1 vs magnitude": pair},
+              "dense_minus_uniform": {"0.25": pair}}
+    lines = baselines_seeds.markdown_table(result)
+    assert lines[0] == "| target | vs | ΔPSNR (dB) | ΔSSIM | ΔL1 |"
+    assert lines[1] == "|---|---|---|---|---|"
+    row = "| −0.00 ± 0.05 (p 0.067) | +0.024 ± 0.002 (p 0.77) | −0.0007 ± 0.0005 (p n/a) |"
+    assert lines[2] == "| 25% | uniform " + row
+    assert lines[3] == "| 10% | magnitude " + row
+    assert lines[4] == "| resolution: dense − uniform 25% | " + row
+    assert len(lines) == 5
