@@ -56,9 +56,10 @@ def paired_difference(differences: list[float]) -> dict:
 
 
 def p_value(difference: dict) -> str:
-    """The signed-rank p-value as printed: three decimals, or "n/a" where it is undefined."""
+    """The signed-rank p-value as printed (console and README): three decimals below 0.1, two above,
+    or "n/a" where it is undefined."""
     p = difference["p_wilcoxon"]
-    return "n/a" if p is None else f"{p:.3f}"
+    return "n/a" if p is None else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
 
 
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
@@ -72,10 +73,9 @@ def signed(value: float, digits: int) -> str:
 
 
 def difference_cell(difference: dict, digits: int) -> str:
-    """'mean ± s.e. (p P)', P to three decimals below 0.1 and to two above (what the README shows)."""
-    p = difference["p_wilcoxon"]
-    shown = "n/a" if p is None else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
-    return f"{signed(difference['mean'], digits)} ± {difference['stderr']:.{digits}f} (p {shown})"
+    """'mean ± s.e. (p P)', as the README shows it."""
+    mean, stderr = signed(difference["mean"], digits), f"{difference['stderr']:.{digits}f}"
+    return f"{mean} ± {stderr} (p {p_value(difference)})"
 
 
 def markdown_table(result: dict) -> list[str]:

@@ -62,19 +62,19 @@ def reference_rows(args) -> list[dict]:
 def from_dense_config(args, ratio: float, at: argparse.Namespace, theirs: list[dict]):
     """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
     `at`: the arguments with baselines.py's --work folder, where the dense row is."""
-    dense_work = at.work
+    dense_work = at.work / "dense"
     ref = next(r for r in theirs if r["row"] == "dense")
     dense = B.dense_row(at, ref["steps"])  # trained as baselines.py did if --work lacks it
     if dense["steps"] != ref["steps"]:
-        raise SystemExit(f"--work {dense_work} holds a dense row of {dense['steps']} steps, {args.against} "
+        raise SystemExit(f"--work {at.work} holds a dense row of {dense['steps']} steps, {args.against} "
                          f"one of {ref['steps']}: pass the --work folder baselines.py trained it in")
     cfg = B.config(args, ratio=ratio)
     half = args.finetune_steps // 2
     cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = half, half, half
-    cfg.model.init_from = str(dense_work / "dense" / "G_A.json")
-    cfg.model.init_from_B = str(dense_work / "dense" / "G_B.json") if args.model == "cyclegan" else None
+    cfg.model.init_from = str(dense_work / "G_A.json")
+    cfg.model.init_from_B = str(dense_work / "G_B.json") if args.model == "cyclegan" else None
     cfg.model.latent_init = None  # from a checkpoint: ones, so the hypernetwork starts at the dense weights
-    return cfg, torch.load(dense_work / "dense" / "discriminators.pt", weights_only=True)
+    return cfg, torch.load(dense_work / "discriminators.pt", weights_only=True)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import torch
 from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))  # the benchmarks' own tests
 import toy_generator  # noqa: E402
 
 toy_generator.register()

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import baselines_seeds  # noqa: E402
+import baselines_seeds
 
 
 def test_paired_difference_matches_a_paired_t_test_and_the_exact_signed_rank_law():

@@ -1,22 +1,21 @@
 """The README's seed-aggregated tables are the committed results, rendered, not retyped.
 
-Typing a table of means, standard errors and p-values by hand went wrong twice (a rounded SSIM and a
-rounded p-value); these tests render each table from its committed JSON the way
+Typing tables of means, standard errors and p-values by hand went wrong four times (rounded SSIMs, a
+standard error and a p-value); these tests render each table from its committed JSON the way
 `benchmarks/baselines_seeds.py --markdown` prints it and look for it in the README, line for line.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+import baselines_seeds
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import baselines_seeds  # noqa: E402
 
 
 @pytest.mark.parametrize("result", ["variant_edges2shoes_default_seeds.json",
