@@ -297,7 +297,8 @@ class Trainer:
     def _fresh(self, compact: nn.Module) -> nn.Module:
         """The searched widths, newly initialised: at 4x the default length on edges2shoes they train
         to a higher PSNR from here than from the searched weights (+0.39 dB) at a cost in SSIM
-        (README). Seeded, the same on every rank, and without disturbing the run's random stream."""
+        (benchmarks/RESULTS.md). Seeded, the same on every rank, and without disturbing the run's
+        random stream."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.train.seed)
             fresh = compact.spec.build(compact.widths)

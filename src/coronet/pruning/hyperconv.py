@@ -8,7 +8,8 @@ K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so sl
 vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
 they contribute exactly zero, during search as after export. B0, B1 and B2 mean a latent at 0 still
 generates a kernel, so a channel dies while it still acts; without them channels fade out with
-their latents, but the hypernetwork trains worse (README, "Letting channels fade out").
+their latents, but the hypernetwork trains worse (benchmarks/RESULTS.md, "Letting channels fade
+out").
 
 The image-writing layer (output group `rgb_out`) can take a scale-free input gate, z_in divided by
 its root mean square over the alive channels. Every other generated conv is followed by a
