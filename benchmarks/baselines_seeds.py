@@ -98,6 +98,33 @@ def markdown_table(result: dict) -> list[str]:
     return lines
 
 
+def row_label(row: str) -> str:
+    """'coronet@0.25' as the README names it: 'coronet 25%'."""
+    method, _, target = row.partition("@")
+    return f"{method} {float(target):.0%}" if target else method
+
+
+def per_seed_table(result: dict) -> list[str]:
+    """Every row's figures per seed as README lines, 'A / B' where a dataset has several metrics,
+    dense first, the best figure of each seed and metric in bold. Rendered for the same reason as
+    markdown_table: these figures were typed by hand, and typing them went wrong."""
+    rows, seeds = result["rows"], result["seeds"]
+    keys = [k for k in DIGITS if k in next(iter(rows.values()))]
+    def best(k: str, i: int) -> float:
+        values = [v[k]["per_seed"][i] for v in rows.values()]
+        return max(values) if BETTER[k](1, 0) else min(values)
+
+    def cell(values: dict, i: int) -> str:
+        figures = [(f"{values[k]['per_seed'][i]:.{DIGITS[k]}f}", values[k]["per_seed"][i] == best(k, i))
+                   for k in keys]
+        return " / ".join(f"**{f}**" if bold else f for f, bold in figures)
+
+    order = sorted(rows, key=lambda row: row != "dense")
+    return (["| row | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
+            + [f"| {row_label(row)} | " + " | ".join(cell(rows[row], i) for i in range(len(seeds))) + " |"
+               for row in order])
+
+
 def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row: str,
                 other: str) -> dict:
     """Per metric, the paired difference row minus other over the seeds."""
@@ -160,7 +187,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+",
                    help="only these seeds (default: every seed with a result); the JSON lists them")
     p.add_argument("--markdown", action="store_true",
-                   help="also print the paired table as the README's Markdown lines")
+                   help="also print the per-seed and paired tables as the README's Markdown lines")
     args = p.parse_args()
     if args.versus and not args.variant:
         p.error("--versus needs --variant: it pairs two variants' coronet rows")
@@ -224,6 +251,7 @@ def main() -> None:
                                       for k, v in per_metric.items() if k in keys)
               + ("" if same is None else f"  same widths in {sum(same)}/{len(same)} seeds"))
     if args.markdown:
+        print("\n".join(per_seed_table(result)))
         print("\n".join(markdown_table(result)))
 
 

@@ -3,7 +3,8 @@
 Typing tables of means, standard errors and p-values by hand went wrong four times (rounded SSIMs, a
 standard error and a p-value); these tests render each table from its committed JSON the way
 `benchmarks/baselines_seeds.py --markdown` prints it and look for it, line for line, in the README and
-in `benchmarks/RESULTS.md`, which both show it.
+in `benchmarks/RESULTS.md`, which both show it. The README's per-seed table of the photo2monet 4× runs
+is rendered and checked the same way.
 """
 
 from __future__ import annotations
@@ -46,3 +47,21 @@ def test_markdown_table_rounds_signs_and_orders_rows():
     assert lines[3] == "| 10% | magnitude " + row
     assert lines[4] == "| resolution: dense − uniform 25% | " + row
     assert len(lines) == 5
+
+
+def test_readme_per_seed_table_is_the_committed_result():
+    result = json.loads((RESULTS / "baselines_photo2monet_long_seeds.json").read_text())
+    table = "\n".join(baselines_seeds.per_seed_table(result))
+    assert table in (ROOT / "README.md").read_text(), "README's per-seed 4x table differs: rerun " \
+        "`python benchmarks/baselines_seeds.py photo2monet_long --markdown` and paste its lines"
+
+
+def test_per_seed_table_puts_dense_first_and_bolds_each_seeds_best():
+    def row(psnr: list[float], l1: list[float]) -> dict:
+        return {"psnr": {"per_seed": psnr}, "l1": {"per_seed": l1}}
+    result = {"seeds": [0, 7], "rows": {"coronet@0.1": row([15.0, 14.0], [0.1, 0.3]),
+                                        "dense": row([14.0, 16.0], [0.2, 0.2])}}
+    assert baselines_seeds.per_seed_table(result) == [
+        "| row | seed 0 | seed 7 |", "|---|---|---|",
+        "| dense | 14.00 / 0.2000 | **16.00** / **0.2000** |",
+        "| coronet 10% | **15.00** / **0.1000** | 14.00 / 0.3000 |"]
