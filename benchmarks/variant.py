@@ -16,6 +16,15 @@ to search and half to fine-tune, so the two prune the same model with the same t
     python benchmarks/variant.py photo2monet --from-dense --seed 4 --threads 1 --work /tmp/bp_seed4 \
         --against benchmarks/results/baselines_photo2monet_seed4.json
 
+--hypernet-finetune fine-tunes through the hypernetwork: at the hand-over the hyper-model goes on
+training at the searched widths (the same Adam, no L1 step, the alive masks fixed) and is
+materialized only at the end. It tells whether switching to plain weights costs the quality or the
+training through the hypernetwork does (a fine-tune step then costs a search step):
+
+    python benchmarks/variant.py edges2shoes --hypernet-finetune --targets 0.25 --search-steps 1200 \
+        --finetune-steps 1200 --seed 1 --threads 1 \
+        --against benchmarks/results/baselines_edges2shoes_long_seed1.json
+
 Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
 schedule named where it is not the benchmark's default (--out to choose).
 """
@@ -31,6 +40,8 @@ import torch
 import baselines as B
 from baselines_seeds import BETTER
 from common import environment, write_result
+from coronet.gan.trainer import Trainer
+from coronet.pruning import materialize
 
 MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "batch")
 
@@ -40,7 +51,8 @@ def variant_name(args) -> str:
              args.finetune_init if args.finetune_init != "searched" else "",
              "scale-free" if args.scale_free_output else "",
              f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
-             "from-dense" if args.from_dense else ""]
+             "from-dense" if args.from_dense else "",
+             "hypernet-ft" if args.hypernet_finetune else ""]
     return "-".join(p for p in parts if p) or "default"
 
 
@@ -57,6 +69,30 @@ def reference_rows(args) -> list[dict]:
         raise SystemExit(f"{args.against} was trained with other settings ({', '.join(differ)}): "
                          "pass the same --seed / --search-steps / --finetune-steps / --size / --ngf")
     return result["rows"]
+
+
+class HypernetFinetune(Trainer):
+    """The hand-over deferred to the end of the run: fine-tuning goes on through the hypernetwork.
+
+    Exporting only at the end keeps the generators hyper-models through the fine-tune phase, so the
+    run is never checkpointed (a benchmark trains in a temporary folder and does not resume)."""
+
+    def _export(self) -> None:
+        for name in self.names:
+            status = self.controllers[name].status()
+            self.exports[name] = {"widths": self.generators[name].widths(), "achieved_ratio": status.ratio,
+                                  "forced_landing": status.forced, "search_steps": self.phase_step}
+        self._enter("finetune")  # the same generators and Adam; the L1 step runs in the search only
+
+    def save(self) -> None:
+        pass
+
+    def run(self) -> dict:
+        summary = super().run()
+        with torch.no_grad():
+            for name in self.names:
+                self.generators[name] = materialize(self.generators[name]).to(self.device)
+        return summary
 
 
 def from_dense_config(args, ratio: float, at: argparse.Namespace, theirs: list[dict]):
@@ -83,12 +119,14 @@ def main() -> None:
                        help="the finished baselines.py result to compare with")
         p.add_argument("--from-dense", action="store_true",
                        help="start from the dense row in --work with the magnitude row's steps (see above)")
+        p.add_argument("--hypernet-finetune", action="store_true",
+                       help="fine-tune through the hypernetwork and materialize at the end (see above)")
 
     args = B.arguments(__doc__, more=more)
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
-    if args.from_dense:  # a folder of its own: the coronet@r rows of --work are the default variant's
-        args.work = at.work / name
+    if args.from_dense or args.hypernet_finetune:  # a folder of its own: the coronet@r rows of --work
+        args.work = at.work / name                   # are the default variant's
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
         else f"_s{args.search_steps}-f{args.finetune_steps}"
@@ -102,7 +140,8 @@ def main() -> None:
                 cfg, discs = from_dense_config(args, ratio, at, theirs)
                 trainer, wall = B.train(cfg, compress=True, discriminators=discs)
             else:
-                trainer, wall = B.train(B.config(args, ratio=ratio), compress=True)
+                trainer, wall = B.train(B.config(args, ratio=ratio), compress=True,
+                                        trainer_class=HypernetFinetune if args.hypernet_finetune else Trainer)
             r = B.save_row(args, row, trainer, wall, {"method": "coronet", "target": ratio})
         rows.append(r)
     score = B.scorer(args)

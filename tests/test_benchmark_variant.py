@@ -1,0 +1,41 @@
+"""benchmarks/variant.py --hypernet-finetune: fine-tuning through the hypernetwork, export at the end."""
+
+from __future__ import annotations
+
+import torch
+
+from coronet.pruning.hyperconv import HyperConv
+from test_training import tiny
+from variant import HypernetFinetune
+
+
+def test_hypernet_finetune_trains_the_hyper_model_at_fixed_widths_and_exports_what_it_computes(tmp_path):
+    torch.manual_seed(0)
+    cfg = tiny(tmp_path, checkpoint_every=0)
+
+    class Watched(HypernetFinetune):
+        """Records the hyper-model at the end, before the export replaces it."""
+
+        def _enter(self, phase: str) -> None:
+            if phase == "finetune":
+                self.searched = {n: (g.widths(), [p.detach().clone() for p in g.hypernetwork_parameters()])
+                                 for n, g in self.generators.items()}
+            if phase == "done":
+                self.hyper = dict(self.generators)
+            super()._enter(phase)
+
+    trainer = Watched(cfg, tmp_path / "run", compress=True)
+    trainer.run()
+    hyper, compact = trainer.hyper["G_A"], trainer.generators["G_A"]
+    widths, start = trainer.searched["G_A"]
+    assert trainer.steps_done["finetune"] == cfg.train.finetune_steps
+    assert hyper.widths() == widths == compact.widths  # the fine-tune kept the searched widths
+    assert 0.98 * 0.3 <= trainer.exports["G_A"]["achieved_ratio"] <= 0.3
+    moved = [not torch.equal(a, b) for a, b in zip(start, hyper.hypernetwork_parameters(), strict=True)]
+    assert all(moved)  # every hypernetwork parameter went on training after the search
+    x = trainer.sample_batch["A"]
+    hyper.eval()
+    compact.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compact(x), hyper(x), atol=1e-5, rtol=0)
+    assert not any(isinstance(m, HyperConv) for m in compact.modules())  # plain convolutions
