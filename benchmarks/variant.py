@@ -123,6 +123,9 @@ def main() -> None:
                        help="fine-tune through the hypernetwork and materialize at the end (see above)")
 
     args = B.arguments(__doc__, more=more)
+    if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
+        raise SystemExit("--hypernet-finetune keeps the searched hyper-model: it cannot be combined with "
+                         "--from-dense or --finetune-init (drop one of them)")
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
     if args.from_dense or args.hypernet_finetune:  # a folder of its own: the coronet@r rows of --work
