@@ -110,12 +110,12 @@ def per_seed_table(result: dict) -> list[str]:
     markdown_table: these figures were typed by hand, and typing them went wrong."""
     rows, seeds = result["rows"], result["seeds"]
     keys = [k for k in DIGITS if k in next(iter(rows.values()))]
-    def best(k: str, i: int) -> float:
-        values = [v[k]["per_seed"][i] for v in rows.values()]
-        return max(values) if BETTER[k](1, 0) else min(values)
+    pick = {k: max if BETTER[k](1, 0) else min for k in keys}
+    best = {(k, i): pick[k](v[k]["per_seed"][i] for v in rows.values())
+            for k in keys for i in range(len(seeds))}
 
     def cell(values: dict, i: int) -> str:
-        figures = [(f"{values[k]['per_seed'][i]:.{DIGITS[k]}f}", values[k]["per_seed"][i] == best(k, i))
+        figures = [(f"{values[k]['per_seed'][i]:.{DIGITS[k]}f}", values[k]["per_seed"][i] == best[k, i])
                    for k in keys]
         return " / ".join(f"**{f}**" if bold else f for f, bold in figures)
 
