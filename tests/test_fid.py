@@ -89,6 +89,20 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     assert fid.locate_weights(download=False) == tmp_path / "w.pth"
 
 
+def test_a_named_weights_file_that_is_missing_is_an_error_not_a_fallback(tmp_path, monkeypatch):
+    hub = tmp_path / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    fid.hub_path().parent.mkdir(parents=True)
+    fid.hub_path().write_bytes(b"cached")  # a usable file in the cache must not stand in for a typo
+    monkeypatch.delenv(fid.ENV_VAR, raising=False)
+    assert fid.locate_weights(download=False) == fid.hub_path()
+    with pytest.raises(CheckpointError, match=r"--fid-weights names .*typo\.pth, which is not a file"):
+        fid.locate_weights(tmp_path / "typo.pth", download=True)
+    monkeypatch.setenv(fid.ENV_VAR, str(tmp_path / "env-typo.pth"))
+    with pytest.raises(CheckpointError, match=r"\$CORONET_FID_WEIGHTS names .*env-typo\.pth"):
+        fid.locate_weights(download=True)
+
+
 def test_real_statistics_are_cached_and_recomputed_when_the_data_changes(tmp_path):
     files = []
     for i in range(3):

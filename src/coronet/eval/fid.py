@@ -37,17 +37,24 @@ def hub_path() -> Path:
 
 
 def locate_weights(path: str | Path | None = None, download: bool = True) -> Path:
-    """Find the FID Inception weights, or download them to the hub cache; clear error if neither."""
-    tried = []
-    for candidate in (path, os.environ.get(ENV_VAR), hub_path()):
-        if candidate:
-            candidate = Path(candidate)
-            tried.append(str(candidate))
-            if candidate.is_file():
-                return candidate
-    if download:
-        from pytorch_fid.inception import FID_WEIGHTS_URL
+    """Find the FID Inception weights, or download them to the hub cache; clear error if neither.
 
+    A path the user named (the argument or $CORONET_FID_WEIGHTS) that is not a file is an error,
+    not a reason to fall back to the hub cache or a download: a typo must not silently measure FID
+    with a different file than the one the user meant.
+    """
+    for named, source in ((path, "--fid-weights"), (os.environ.get(ENV_VAR), f"${ENV_VAR}")):
+        if named:
+            if Path(named).is_file():
+                return Path(named)
+            raise CheckpointError(f"{source} names {named}, which is not a file. Fix the path to "
+                                  f"{WEIGHTS_NAME}, or leave {source} unset to use {hub_path()}.")
+    tried = [str(hub_path())]
+    if hub_path().is_file():
+        return hub_path()
+    from pytorch_fid.inception import FID_WEIGHTS_URL
+
+    if download:
         target = hub_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -56,8 +63,6 @@ def locate_weights(path: str | Path | None = None, download: bool = True) -> Pat
             return target
         except Exception as exc:  # noqa: BLE001 - offline, proxy, HTTP errors alike
             tried.append(f"{FID_WEIGHTS_URL} ({exc.__class__.__name__}: {exc})")
-    from pytorch_fid.inception import FID_WEIGHTS_URL
-
     raise CheckpointError(
         "the FID Inception weights are not available (looked in: " + "; ".join(tried) + "). "
         f"Download {FID_WEIGHTS_URL} on a machine with internet and either put it at "
