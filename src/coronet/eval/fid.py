@@ -49,24 +49,24 @@ def locate_weights(path: str | Path | None = None, download: bool = True) -> Pat
                 return Path(named)
             raise CheckpointError(f"{source} names {named}, which is not a file. Fix the path to "
                                   f"{WEIGHTS_NAME}, or leave {source} unset to use {hub_path()}.")
-    tried = [str(hub_path())]
-    if hub_path().is_file():
-        return hub_path()
+    cached = hub_path()
+    if cached.is_file():
+        return cached
     from pytorch_fid.inception import FID_WEIGHTS_URL
 
+    tried = [str(cached)]
     if download:
-        target = hub_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
+        cached.parent.mkdir(parents=True, exist_ok=True)
         try:
-            torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(target), hash_prefix=None,
+            torch.hub.download_url_to_file(FID_WEIGHTS_URL, str(cached), hash_prefix=None,
                                            progress=True)
-            return target
+            return cached
         except Exception as exc:  # noqa: BLE001 - offline, proxy, HTTP errors alike
             tried.append(f"{FID_WEIGHTS_URL} ({exc.__class__.__name__}: {exc})")
     raise CheckpointError(
         "the FID Inception weights are not available (looked in: " + "; ".join(tried) + "). "
         f"Download {FID_WEIGHTS_URL} on a machine with internet and either put it at "
-        f"{hub_path()}, set {ENV_VAR}=/path/to/{WEIGHTS_NAME}, or pass --fid-weights. "
+        f"{cached}, set {ENV_VAR}=/path/to/{WEIGHTS_NAME}, or pass --fid-weights. "
         "coronet does not compute FID with any other weights.")
 
 
