@@ -30,7 +30,8 @@ class ImagePool:
                 out.append(image)
             elif torch.rand(1, generator=self.generator).item() > 0.5:
                 i = int(torch.randint(self.size, (1,), generator=self.generator))
-                out.append(self.images[i].clone())
+                # a resumed pool holds the checkpoint's CPU copies; hand them back on the fakes' device
+                out.append(self.images[i].to(image.device, copy=True))
                 self.images[i] = image.clone()
             else:
                 out.append(image)

@@ -1,0 +1,261 @@
+"""The full-size figures on a GPU: ResNet-9 ngf 64 at 256x256, training step time and latency.
+
+1. Generator step (the CPU benchmark `train_step.py` on the GPU): dense against hyper-model.
+2. Whole GAN training step, Pix2Pix and CycleGAN, as `coronet compress` runs it (generator and
+   discriminator losses, both Adam steps, the proximal step in the search): the dense run, the
+   search (hyper-generators), and fine-tuning of the compact generators at 25% and 10% of the MACs.
+   One fixed batch of the built-in data is reused, so data loading is not timed.
+3. Inference latency of the dense generator against the compact ones, batch 1 and 8, FP32 and FP16,
+   PyTorch eager and CUDA-graph replay (which removes the per-kernel launch cost that dominates
+   small models at batch 1).
+
+The compact widths are the ones coronet's search chose in `benchmarks/results/latency.json` (the
+CPU latency benchmark), so both devices time the same architectures. Every section interleaves its
+models call by call, so clock changes hit all alike; figures are medians. Training runs with
+`deterministic=False` and cuDNN autotuning, as a GPU user would run it.
+
+    python benchmarks/gpu.py --out benchmarks/results/gpu.json          # on a CUDA machine
+    python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2    # a dry run of the code
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import train_step
+from common import environment, write_result
+from coronet.config import RunConfig
+from coronet.eval import count_macs, count_params
+from coronet.gan.trainer import Trainer
+from coronet.models import get_generator
+
+NETG = "resnet_9blocks"
+WIDTHS = Path(__file__).parent / "results" / "latency.json"
+TARGETS = (0.25, 0.1)
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def median_ms(times: list[float]) -> float:
+    return 1e3 * statistics.median(times)
+
+
+def searched_widths(ngf: int) -> dict[float, dict[str, int]]:
+    """The widths of latency.json (searched for ngf 64), scaled when a dry run uses another ngf."""
+    models = json.loads(WIDTHS.read_text())["models"]
+    out = {}
+    for ratio in TARGETS:
+        widths = models[f"coronet@{ratio}"]["widths"]
+        out[ratio] = {k: (v if k.startswith("rgb") else max(1, v * ngf // 64)) for k, v in widths.items()}
+    return out
+
+
+def peak_memory(device: str, fn) -> int | None:
+    if not device.startswith("cuda"):
+        fn()
+        return None
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+# ------------------------------------------------------------------ 1. generator step
+def generator_step(args) -> dict:
+    ns = argparse.Namespace(netG=NETG, ngf=args.ngf, size=args.size, embedding=8, device=args.device)
+    models = {"dense": train_step.make_dense(ns), "hyper": train_step.make_hyper(ns)}
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
+    y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
+    memory = {}
+    for name, m in models.items():
+        for _ in range(args.warmup):
+            train_step.step(*m, x, y, args.device)
+        memory[name] = peak_memory(args.device, lambda m=m: train_step.step(*m, x, y, args.device))
+    times = {name: [] for name in models}
+    for _ in range(args.reps):
+        for name, m in models.items():
+            times[name].append(train_step.step(*m, x, y, args.device))
+    rows = {name: {"median_ms": median_ms(t), "peak_memory_bytes": memory[name]} for name, t in times.items()}
+    rows["ratio_hyper_over_dense"] = rows["hyper"]["median_ms"] / rows["dense"]["median_ms"]
+    print(f"generator step: dense {rows['dense']['median_ms']:.1f} ms, "
+          f"hyper {rows['hyper']['median_ms']:.1f} ms ({rows['ratio_hyper_over_dense']:.2f}x)", flush=True)
+    return rows
+
+
+# ------------------------------------------------------------------ 2. GAN training step
+def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
+    cfg = RunConfig()
+    cfg.data.dataroot = "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes"
+    cfg.data.load_size = cfg.data.crop_size = args.size
+    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, 1
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = NETG, args.ngf, args.ngf
+    cfg.train.model, cfg.train.device, cfg.train.deterministic = model, args.device, False
+    cfg.train.search_steps = cfg.train.finetune_steps = 10_000  # long phases: no pruning in the timed steps
+    cfg.prune.ratio = 0.25
+    return Trainer(cfg, run_dir, compress=compress)
+
+
+def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        trainers = {"dense": trainer_for(args, model, False, Path(tmp) / "dense"),
+                    "search": trainer_for(args, model, True, Path(tmp) / "search")}
+        for ratio, w in widths.items():
+            t = trainer_for(args, model, False, Path(tmp) / f"ft{ratio}")
+            t.phase = "finetune"
+            t.use_generators({n: get_generator(NETG, widths=w, ngf=args.ngf) for n in t.names})
+            trainers[f"finetune@{ratio}"] = t
+        batch = next(trainers["dense"]._batches())
+        torch.backends.cudnn.benchmark = True
+
+        def one(t: Trainer) -> float:
+            sync(args.device)
+            start = time.perf_counter()
+            t._train_step(batch)
+            sync(args.device)
+            return time.perf_counter() - start
+
+        memory = {}
+        for name, t in trainers.items():
+            for _ in range(args.warmup):
+                one(t)
+            memory[name] = peak_memory(args.device, lambda t=t: one(t))
+        times = {name: [] for name in trainers}
+        for _ in range(args.reps):
+            for name, t in trainers.items():
+                times[name].append(one(t))
+        size = (args.size, args.size)
+        rows = {}
+        for name, t in trainers.items():
+            macs = None if t.compress else sum(count_macs(g, size) for g in t.generators.values())
+            rows[name] = {"median_ms": median_ms(times[name]), "peak_memory_bytes": memory[name],
+                          "generators_macs": macs}
+        dense = rows["dense"]["median_ms"]
+        for row in rows.values():
+            row["over_dense"] = row["median_ms"] / dense
+        print(f"{model} GAN step: " + ", ".join(f"{n} {r['median_ms']:.1f} ms ({r['over_dense']:.2f}x)"
+                                               for n, r in rows.items()), flush=True)
+    torch.backends.cudnn.benchmark = False
+    return rows
+
+
+# ------------------------------------------------------------------ 3. latency
+def runner(model: torch.nn.Module, x: torch.Tensor, graph: bool):
+    if not graph:
+        return lambda: model(x)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            model(x)
+    torch.cuda.current_stream().wait_stream(stream)
+    g = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(g):
+        model(x)
+    return g.replay
+
+
+def timed(fn, device: str) -> float:
+    if not device.startswith("cuda"):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    begin.record()
+    fn()
+    end.record()
+    end.synchronize()
+    return begin.elapsed_time(end) / 1e3
+
+
+def latency(args, widths: dict[float, dict[str, int]]) -> dict:
+    torch.backends.cudnn.benchmark = True
+    size = (args.size, args.size)
+    nets = {"dense": get_generator(NETG, ngf=args.ngf)}
+    nets.update({f"coronet@{r}": get_generator(NETG, widths=w, ngf=args.ngf) for r, w in widths.items()})
+    info = {n: {"macs_batch1": count_macs(g, size), "params": count_params(g)} for n, g in nets.items()}
+    cuda = args.device.startswith("cuda")
+    dtypes = ("fp32", "fp16") if cuda else ("fp32",)
+    modes = ("eager", "graph") if cuda else ("eager",)
+    out = {}
+    for batch in args.batches:
+        for dtype in dtypes:
+            for mode in modes:
+                key = f"batch{batch}|{dtype}|{mode}"
+                runners = {}
+                with torch.no_grad():
+                    for name, g in nets.items():
+                        m = g.to(args.device).eval()
+                        m = m.half() if dtype == "fp16" else m.float()
+                        x = torch.randn(batch, 3, *size, device=args.device,
+                                        dtype=torch.float16 if dtype == "fp16" else torch.float32)
+                        runners[name] = runner(m, x, mode == "graph")
+                    for _ in range(args.warmup):
+                        for run in runners.values():
+                            run()
+                    times = {name: [] for name in runners}
+                    for _ in range(args.runs):
+                        for name, run in runners.items():
+                            times[name].append(timed(run, args.device))
+                dense = median_ms(times["dense"])
+                out[key] = {name: {"median_ms": median_ms(t), "speedup_vs_dense": dense / median_ms(t),
+                                   "macs_reduction": info["dense"]["macs_batch1"] / info[name]["macs_batch1"]}
+                            for name, t in times.items()}
+                print(f"latency {key}: " + ", ".join(
+                    f"{n} {r['median_ms']:.2f} ms "
+                    f"(x{r['speedup_vs_dense']:.2f} / MACs x{r['macs_reduction']:.1f})"
+                    for n, r in out[key].items()), flush=True)
+    torch.backends.cudnn.benchmark = False
+    return {"models": info, "timings": out}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--reps", type=int, default=30, help="timed training steps per model")
+    p.add_argument("--runs", type=int, default=200, help="timed inference calls per model")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--sections", nargs="+", default=["generator", "pix2pix", "cyclegan", "latency"])
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
+    args = p.parse_args()
+    widths = searched_widths(args.ngf)
+    env = environment()
+    env["commit"] = env["commit"] or os.environ.get("SOURCE_COMMIT")  # a copied tree has no .git
+    if args.device.startswith("cuda"):
+        props = torch.cuda.get_device_properties(0)
+        env.update({"gpu": props.name, "gpu_memory_bytes": props.total_memory,
+                    "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+                    "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+                    "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32})
+    result = {"benchmark": "gpu", "environment": env,
+              "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "widths": {str(r): w for r, w in widths.items()}}
+    sections = {"generator": lambda: generator_step(args),
+                "pix2pix": lambda: gan_step(args, "pix2pix", widths),
+                "cyclegan": lambda: gan_step(args, "cyclegan", widths),
+                "latency": lambda: latency(args, widths)}
+    for name in args.sections:  # one failing section must not lose the others' figures
+        try:
+            result[name] = sections[name]()
+        except Exception as e:  # noqa: BLE001 - recorded in the result and printed
+            result[name] = {"error": f"{type(e).__name__}: {e}"}
+            print(f"{name} failed: {type(e).__name__}: {e}", flush=True)
+        write_result(args.out, result)
+
+
+if __name__ == "__main__":
+    main()
