@@ -21,6 +21,7 @@ models call by call, so clock changes hit all alike; figures are medians. Traini
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -61,33 +62,50 @@ def searched_widths(ngf: int) -> dict[float, dict[str, int]]:
     return out
 
 
-def peak_memory(device: str, fn) -> int | None:
+def alone_peak_bytes(device: str, build, step) -> int | None:
+    """Peak GPU memory of a training step with this model alone on the GPU (its weights, gradients
+    and optimiser state included). The timed runs keep every model resident at once, so their
+    peaks would include the others'."""
     if not device.startswith("cuda"):
-        fn()
         return None
-    torch.cuda.reset_peak_memory_stats()
-    fn()
+    gc.collect()
+    torch.cuda.empty_cache()
+    model = build()
+    for _ in range(2):  # allocates gradients and Adam's state
+        step(model)
     torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    step(model)
+    torch.cuda.synchronize()
+    peak = torch.cuda.max_memory_allocated()
+    del model
+    gc.collect()
+    torch.cuda.empty_cache()
+    return peak
 
 
 # ------------------------------------------------------------------ 1. generator step
 def generator_step(args) -> dict:
     ns = argparse.Namespace(netG=NETG, ngf=args.ngf, size=args.size, embedding=8, device=args.device)
-    models = {"dense": train_step.make_dense(ns), "hyper": train_step.make_hyper(ns)}
+    builders = {"dense": lambda: train_step.make_dense(ns), "hyper": lambda: train_step.make_hyper(ns)}
     g = torch.Generator().manual_seed(1)
     x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
     y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
-    memory = {}
-    for name, m in models.items():
+
+    def one(m) -> float:
+        return train_step.step(*m, x, y, args.device)
+
+    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
+    models = {name: build() for name, build in builders.items()}
+    for m in models.values():
         for _ in range(args.warmup):
-            train_step.step(*m, x, y, args.device)
-        memory[name] = peak_memory(args.device, lambda m=m: train_step.step(*m, x, y, args.device))
+            one(m)
     times = {name: [] for name in models}
     for _ in range(args.reps):
         for name, m in models.items():
-            times[name].append(train_step.step(*m, x, y, args.device))
-    rows = {name: {"median_ms": median_ms(t), "peak_memory_bytes": memory[name]} for name, t in times.items()}
+            times[name].append(one(m))
+    rows = {name: {"median_ms": median_ms(t), "peak_memory_alone_bytes": memory[name]}
+            for name, t in times.items()}
     rows["ratio_hyper_over_dense"] = rows["hyper"]["median_ms"] / rows["dense"]["median_ms"]
     print(f"generator step: dense {rows['dense']['median_ms']:.1f} ms, "
           f"hyper {rows['hyper']['median_ms']:.1f} ms ({rows['ratio_hyper_over_dense']:.2f}x)", flush=True)
@@ -109,14 +127,16 @@ def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
 
 def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        trainers = {"dense": trainer_for(args, model, False, Path(tmp) / "dense"),
-                    "search": trainer_for(args, model, True, Path(tmp) / "search")}
-        for ratio, w in widths.items():
-            t = trainer_for(args, model, False, Path(tmp) / f"ft{ratio}")
+        def finetuning(w: dict[str, int]) -> Trainer:
+            t = trainer_for(args, model, False, Path(tmp) / "finetune")
             t.phase = "finetune"
             t.use_generators({n: get_generator(NETG, widths=w, ngf=args.ngf) for n in t.names})
-            trainers[f"finetune@{ratio}"] = t
-        batch = next(trainers["dense"]._batches())
+            return t
+
+        builders = {"dense": lambda: trainer_for(args, model, False, Path(tmp) / "dense"),
+                    "search": lambda: trainer_for(args, model, True, Path(tmp) / "search")}
+        builders.update({f"finetune@{r}": (lambda w=w: finetuning(w)) for r, w in widths.items()})
+        batch = next(builders["dense"]()._batches())
         torch.backends.cudnn.benchmark = True
 
         def one(t: Trainer) -> float:
@@ -126,11 +146,11 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
             sync(args.device)
             return time.perf_counter() - start
 
-        memory = {}
-        for name, t in trainers.items():
+        memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
+        trainers = {name: build() for name, build in builders.items()}
+        for t in trainers.values():
             for _ in range(args.warmup):
                 one(t)
-            memory[name] = peak_memory(args.device, lambda t=t: one(t))
         times = {name: [] for name in trainers}
         for _ in range(args.reps):
             for name, t in trainers.items():
@@ -139,7 +159,7 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
         rows = {}
         for name, t in trainers.items():
             macs = None if t.compress else sum(count_macs(g, size) for g in t.generators.values())
-            rows[name] = {"median_ms": median_ms(times[name]), "peak_memory_bytes": memory[name],
+            rows[name] = {"median_ms": median_ms(times[name]), "peak_memory_alone_bytes": memory[name],
                           "generators_macs": macs}
         dense = rows["dense"]["median_ms"]
         for row in rows.values():
@@ -234,7 +254,8 @@ def main() -> None:
     args = p.parse_args()
     widths = searched_widths(args.ngf)
     env = environment()
-    env["commit"] = env["commit"] or os.environ.get("SOURCE_COMMIT")  # a copied tree has no .git
+    # a device's copy of the tree may carry a stale .git: the caller names the commit it sent
+    env["commit"] = os.environ.get("SOURCE_COMMIT") or env["commit"]
     if args.device.startswith("cuda"):
         props = torch.cuda.get_device_properties(0)
         env.update({"gpu": props.name, "gpu_memory_bytes": props.total_memory,

@@ -24,3 +24,5 @@ def test_a_pool_restored_from_a_checkpoint_answers_on_the_device_of_the_fakes():
     restored.load_state_dict(pool.state_dict())
     out = restored.query(torch.rand(16, 3, 2, 2, device="meta"))  # 16 draws: some stored images return
     assert out.device.type == "meta" and out.shape == (16, 3, 2, 2)
+    # one device for the whole pool, so that the next checkpoint can stack it
+    assert {im.device.type for im in restored.images} == {"meta"}

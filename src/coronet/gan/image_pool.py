@@ -22,6 +22,9 @@ class ImagePool:
     def query(self, images: torch.Tensor) -> torch.Tensor:
         if self.size == 0:
             return images
+        if self.images and self.images[0].device != images.device:
+            # a resumed pool holds the checkpoint's CPU copies: keep the whole pool with the fakes
+            self.images = [stored.to(images.device) for stored in self.images]
         out = []
         for image in images.detach():
             image = image.unsqueeze(0)
@@ -30,8 +33,7 @@ class ImagePool:
                 out.append(image)
             elif torch.rand(1, generator=self.generator).item() > 0.5:
                 i = int(torch.randint(self.size, (1,), generator=self.generator))
-                # a resumed pool holds the checkpoint's CPU copies; hand them back on the fakes' device
-                out.append(self.images[i].to(image.device, copy=True))
+                out.append(self.images[i].clone())
                 self.images[i] = image.clone()
             else:
                 out.append(image)
