@@ -139,11 +139,15 @@ class BudgetController:
         the window, by the cheapest deaths (the result stays under budget). Returns whether a
         candidate was held back by the floor or the lookahead.
         """
+        # the ranking reads every group's mask and |z|: one copy to the host for all of them, since
+        # each read of a GPU tensor would wait for the GPU (about 70 waits a step on ResNet-9)
+        masks = _on_host(candidates)
+        magnitudes = _on_host({name: self.latents.vectors[name].detach().abs() for name in candidates})
         queues: dict[str, list[int]] = {}
-        for name, mask in candidates.items():
+        for name, mask in masks.items():
             idx = torch.nonzero(mask, as_tuple=False).flatten()
             if idx.numel():
-                order = self.latents.vectors[name].detach()[idx].abs().argsort(stable=True)
+                order = magnitudes[name][idx].argsort(stable=True)
                 queues[name] = idx[order].tolist()
         cm, metric, at = self.cost_model, self.budget.metric, self.cost_model.index
         w = cm.vector(self.latents.widths())
@@ -156,7 +160,7 @@ class BudgetController:
             if not queues:
                 break
             savings = cm.savings_vector(metric, w)
-            choice, blocked = self._ranked_death(queues, savings, w, cost, floor)
+            choice, blocked = self._ranked_death(queues, magnitudes, savings, w, cost, floor)
             held_back |= blocked
             if choice is None and force:
                 j = self._fitting_death(savings, w, cost)
@@ -176,12 +180,13 @@ class BudgetController:
                 self.latents.set_alive(name, mask)
         # entries already dead stay exactly zero (Adam's momentum must not revive them)
         for name, z in self.latents.vectors.items():
-            z[~self.latents.alive(name)] = 0.0
+            z.masked_fill_(~self.latents.alive(name), 0.0)
         self._cost = self._current_cost()
         return held_back
 
-    def _ranked_death(self, queues: dict[str, list[int]], savings: np.ndarray, w: np.ndarray,
-                      cost: int, floor: float) -> tuple[str | None, bool]:
+    def _ranked_death(self, queues: dict[str, list[int]], magnitudes: dict[str, torch.Tensor],
+                      savings: np.ndarray, w: np.ndarray, cost: int,
+                      floor: float) -> tuple[str | None, bool]:
         """The group whose weakest candidate has the lowest |z| per unit saved and may die now."""
         at = self.cost_model.index
         blocked = False
@@ -191,7 +196,7 @@ class BudgetController:
             if cost - saving < floor:
                 blocked = True  # would run ahead of the plan or below the landing window
                 continue
-            z = abs(float(self.latents.vectors[name][queue[0]]))
+            z = float(magnitudes[name][queue[0]])
             # equal evidence (mostly |z| = 0 after the soft threshold): thin the relatively widest
             # group, not the first name in alphabetical order
             share = w[at[name]] / self.latents.groups[name].size
@@ -247,3 +252,12 @@ class BudgetController:
         self.gamma = float(state["gamma"])
         self._held_back = bool(state["held_back"])
         self._cost = self._current_cost()
+
+
+def _on_host(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same 1-d tensors on the CPU, copied in one transfer (one wait for the device)."""
+    if not tensors:
+        return {}
+    names = list(tensors)
+    flat = torch.cat([tensors[n] for n in names]).cpu()
+    return dict(zip(names, flat.split([tensors[n].numel() for n in names]), strict=True))

@@ -54,7 +54,7 @@ class LatentVectors(nn.Module):
             raise ValueError(f"mask for {name!r} must have shape {tuple(buf.shape)} and keep >= 1")
         buf.copy_(mask.to(torch.bool))
         with torch.no_grad():
-            self.vectors[name][~buf] = 0.0
+            self.vectors[name].masked_fill_(~buf, 0.0)
 
     def gate(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """(z, float alive mask) of the concatenation of `names`, in order."""
@@ -64,9 +64,12 @@ class LatentVectors(nn.Module):
         return z, torch.cat([self.alive(n) for n in names]).to(z.dtype)
 
     def widths(self) -> dict[str, int]:
-        """Alive channel count per group (dense size for never-pruned groups)."""
-        return {n: (int(self.alive(n).sum()) if n in self.vectors else g.size)
-                for n, g in self.groups.items()}
+        """Alive channel count per group (dense size for never-pruned groups). The counts come to
+        the host together: the controller asks several times a step, and on a GPU each separate
+        read would wait for the device."""
+        counts = torch.stack([self.alive(n).sum() for n in self.vectors]).tolist() if self.vectors else []
+        alive = dict(zip(self.vectors, counts, strict=True))
+        return {n: alive.get(n, g.size) for n, g in self.groups.items()}
 
     def keep_indices(self, name: str) -> torch.Tensor:
         return torch.nonzero(self.alive(name), as_tuple=False).flatten()
