@@ -240,6 +240,42 @@ def latency(args, widths: dict[float, dict[str, int]]) -> dict:
     return {"models": info, "timings": out}
 
 
+def markdown_tables(result: dict) -> list[str]:
+    """The README's two tables (training steps with memory; latency), rendered from a result."""
+    gib = 2 ** 30
+    g, p2p, cyc = result["generator"], result["pix2pix"], result["cyclegan"]
+
+    def step(row: dict, ratio: float | None = None) -> str:
+        ratio = row.get("over_dense") if ratio is None else ratio
+        return f"{row['median_ms']:.1f} ms" + ("" if ratio is None or ratio == 1.0 else f" ({ratio:.2f}×)")
+
+    def memory(*rows: dict | None) -> str:
+        cells = ("–" if r is None else f"{r['peak_memory_alone_bytes'] / gib:.2f}" for r in rows)
+        return " / ".join(cells) + " GiB"
+
+    lines = ["| | generator step (L1 loss) | Pix2Pix GAN step | CycleGAN GAN step | "
+             "peak memory: generator step / Pix2Pix / CycleGAN |", "|---|---|---|---|---|",
+             f"| dense | {step(g['dense'])} | {step(p2p['dense'])} | {step(cyc['dense'])} | "
+             f"{memory(g['dense'], p2p['dense'], cyc['dense'])} |",
+             f"| search (hyper-model) | {step(g['hyper'], g['ratio_hyper_over_dense'])} | "
+             f"{step(p2p['search'])} | {step(cyc['search'])} | "
+             f"{memory(g['hyper'], p2p['search'], cyc['search'])} |"]
+    for ratio in TARGETS:
+        key = f"finetune@{ratio}"
+        lines.append(f"| fine-tune, compact {ratio:.0%} | – | {step(p2p[key])} | {step(cyc[key])} | "
+                     f"{memory(None, p2p[key], cyc[key])} |")
+    lines += ["", "| batch, dtype, mode | dense | coronet 25% (speed-up) | coronet 10% (speed-up) |",
+              "|---|---|---|---|"]
+    for key, row in result["latency"]["timings"].items():
+        batch, dtype, mode = key.split("|")
+        cells = [f"{row['dense']['median_ms']:.2f} ms"] + [
+            f"{row[f'coronet@{r}']['median_ms']:.2f} ms ({row[f'coronet@{r}']['speedup_vs_dense']:.2f}×)"
+            for r in TARGETS]
+        lines.append(f"| {batch.removeprefix('batch')}, {dtype.upper()}, "
+                     f"{'CUDA graph' if mode == 'graph' else mode} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda")
@@ -251,7 +287,12 @@ def main() -> None:
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--sections", nargs="+", default=["generator", "pix2pix", "cyclegan", "latency"])
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
+    p.add_argument("--markdown", type=Path, metavar="RESULT",
+                   help="print the README's tables of a finished result and stop")
     args = p.parse_args()
+    if args.markdown:
+        print("\n".join(markdown_tables(json.loads(args.markdown.read_text()))))
+        return
     widths = searched_widths(args.ngf)
     env = environment()
     # a device's copy of the tree may carry a stale .git: the caller names the commit it sent

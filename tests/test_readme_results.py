@@ -65,3 +65,12 @@ def test_per_seed_table_puts_dense_first_and_bolds_each_seeds_best():
         "| row | seed 0 | seed 7 |", "|---|---|---|",
         "| dense | 14.00 / 0.2000 | **16.00** / **0.2000** |",
         "| coronet 10% | **15.00** / **0.1000** | 14.00 / 0.3000 |"]
+
+
+def test_readme_gpu_tables_are_the_committed_result():
+    import gpu
+
+    result = json.loads((RESULTS / "gpu_h200.json").read_text())
+    tables = "\n".join(gpu.markdown_tables(result))
+    assert tables in (ROOT / "README.md").read_text(), "README's GPU tables differ from gpu_h200.json: " \
+        "rerun `python benchmarks/gpu.py --markdown benchmarks/results/gpu_h200.json` and paste its lines"
