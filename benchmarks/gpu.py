@@ -14,7 +14,8 @@ CPU latency benchmark), so both devices time the same architectures. Every secti
 models call by call, so clock changes hit all alike; figures are medians. Training runs with
 `deterministic=False` and cuDNN autotuning, as a GPU user would run it.
 
-    python benchmarks/gpu.py --out benchmarks/results/gpu.json          # on a CUDA machine
+    python benchmarks/gpu.py --out benchmarks/results/gpu_h200.json       # on a CUDA machine
+    python benchmarks/gpu.py --markdown benchmarks/results/gpu_h200.json  # the README's tables
     python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2    # a dry run of the code
 """
 
@@ -120,7 +121,8 @@ def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
     cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, 1
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf = NETG, args.ngf, args.ngf
     cfg.train.model, cfg.train.device, cfg.train.deterministic = model, args.device, False
-    cfg.train.search_steps = cfg.train.finetune_steps = 10_000  # long phases: no pruning in the timed steps
+    # long phases: the timed steps come before the search has thinned the model
+    cfg.train.search_steps = cfg.train.finetune_steps = 10_000
     cfg.prune.ratio = 0.25
     return Trainer(cfg, run_dir, compress=compress)
 
