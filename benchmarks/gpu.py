@@ -36,6 +36,7 @@ import train_step
 from common import environment, write_result
 from coronet.config import RunConfig
 from coronet.eval import count_macs, count_params
+from coronet.gan import setup
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
 
@@ -85,6 +86,21 @@ def alone_peak_bytes(device: str, build, step) -> int | None:
     return peak
 
 
+def interleaved(builders: dict, one, args) -> tuple[dict, dict[str, list[float]], dict[str, int | None]]:
+    """Each model's peak memory alone, then all of them built, warmed up and timed call by call:
+    (models, times in seconds per model, peak bytes per model)."""
+    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
+    models = {name: build() for name, build in builders.items()}
+    for m in models.values():
+        for _ in range(args.warmup):
+            one(m)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(args.reps):
+        for name, m in models.items():
+            times[name].append(one(m))
+    return models, times, memory
+
+
 # ------------------------------------------------------------------ 1. generator step
 def generator_step(args) -> dict:
     ns = argparse.Namespace(netG=NETG, ngf=args.ngf, size=args.size, embedding=8, device=args.device)
@@ -96,15 +112,7 @@ def generator_step(args) -> dict:
     def one(m) -> float:
         return train_step.step(*m, x, y, args.device)
 
-    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
-    models = {name: build() for name, build in builders.items()}
-    for m in models.values():
-        for _ in range(args.warmup):
-            one(m)
-    times = {name: [] for name in models}
-    for _ in range(args.reps):
-        for name, m in models.items():
-            times[name].append(one(m))
+    _, times, memory = interleaved(builders, one, args)
     rows = {name: {"median_ms": median_ms(t), "peak_memory_alone_bytes": memory[name]}
             for name, t in times.items()}
     rows["ratio_hyper_over_dense"] = rows["hyper"]["median_ms"] / rows["dense"]["median_ms"]
@@ -114,7 +122,7 @@ def generator_step(args) -> dict:
 
 
 # ------------------------------------------------------------------ 2. GAN training step
-def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
+def config_for(args, model: str) -> RunConfig:
     cfg = RunConfig()
     cfg.data.dataroot = "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes"
     cfg.data.load_size = cfg.data.crop_size = args.size
@@ -124,7 +132,11 @@ def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
     # long phases: the timed steps come before the search has thinned the model
     cfg.train.search_steps = cfg.train.finetune_steps = 10_000
     cfg.prune.ratio = 0.25
-    return Trainer(cfg, run_dir, compress=compress)
+    return cfg
+
+
+def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
+    return Trainer(config_for(args, model), run_dir, compress=compress)
 
 
 def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
@@ -138,7 +150,8 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
         builders = {"dense": lambda: trainer_for(args, model, False, Path(tmp) / "dense"),
                     "search": lambda: trainer_for(args, model, True, Path(tmp) / "search")}
         builders.update({f"finetune@{r}": (lambda w=w: finetuning(w)) for r, w in widths.items()})
-        batch = next(builders["dense"]()._batches())
+        train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
+        batch = {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}  # batch 1
         torch.backends.cudnn.benchmark = True
 
         def one(t: Trainer) -> float:
@@ -148,15 +161,7 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
             sync(args.device)
             return time.perf_counter() - start
 
-        memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
-        trainers = {name: build() for name, build in builders.items()}
-        for t in trainers.values():
-            for _ in range(args.warmup):
-                one(t)
-        times = {name: [] for name in trainers}
-        for _ in range(args.reps):
-            for name, t in trainers.items():
-                times[name].append(one(t))
+        trainers, times, memory = interleaved(builders, one, args)
         size = (args.size, args.size)
         rows = {}
         for name, t in trainers.items():
