@@ -177,6 +177,70 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
     return rows
 
 
+# ------------------------------------------------------------------ 2b. train.compile
+def compile_step(args, model: str) -> dict:
+    """The GAN step with `train.compile` (torch.compile of the generators) against without, for the
+    dense run and the search. The first step of each is timed alone (it compiles: cold caches on a
+    fresh machine), then all four are timed call by call. The peak memory is the step's own: the
+    peak above what was allocated before it, with the others resident."""
+    import torch._dynamo
+
+    torch._dynamo.config.recompile_limit = 64  # every instance compiles its own graph
+    torch.backends.cudnn.benchmark = True
+    with tempfile.TemporaryDirectory() as tmp:
+        train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
+        batch = {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}
+        trainers, first_s, first_losses = {}, {}, {}
+        for compiled in (False, True):
+            for compress in (False, True):
+                name = ("search" if compress else "dense") + ("+compile" if compiled else "")
+                cfg = config_for(args, model)
+                cfg.train.compile = compiled
+                t = trainers[name] = Trainer(cfg, Path(tmp) / name.replace("+", "_"), compress=compress)
+                sync(args.device)
+                start = time.perf_counter()
+                first_losses[name] = t._train_step(batch)
+                sync(args.device)
+                first_s[name] = time.perf_counter() - start
+                print(f"{model} {name}: first step {first_s[name]:.1f} s", flush=True)
+        for t in trainers.values():
+            for _ in range(args.warmup):
+                t._train_step(batch)
+        times: dict[str, list[float]] = {name: [] for name in trainers}
+        step_peak: dict[str, int | None] = {}
+        for _ in range(args.reps):
+            for name, t in trainers.items():
+                sync(args.device)
+                start = time.perf_counter()
+                t._train_step(batch)
+                sync(args.device)
+                times[name].append(time.perf_counter() - start)
+        for name, t in trainers.items():
+            if args.device.startswith("cuda"):
+                before = torch.cuda.memory_allocated()
+                torch.cuda.reset_peak_memory_stats()
+                t._train_step(batch)
+                torch.cuda.synchronize()
+                step_peak[name] = torch.cuda.max_memory_allocated() - before
+            else:
+                step_peak[name] = None
+    torch.backends.cudnn.benchmark = False
+    rows = {name: {"median_ms": median_ms(times[name]), "first_step_s": first_s[name],
+                   "step_peak_memory_bytes": step_peak[name], "first_step_losses": first_losses[name]}
+            for name in trainers}
+    for name, row in rows.items():
+        row["over_dense"] = row["median_ms"] / rows["dense"]["median_ms"]
+        row["over_eager"] = row["median_ms"] / rows[name.removesuffix("+compile")]["median_ms"]
+    # the same initial weights (seeded) and batch: compiled and eager see the same first losses
+    rows["first_step_max_rel_loss_diff"] = {
+        kind: max(abs(first_losses[f"{kind}+compile"][k] - v) / max(abs(v), 1e-12)
+                  for k, v in first_losses[kind].items() if k.startswith("loss/"))
+        for kind in ("dense", "search")}
+    print(f"{model} compile: " + ", ".join(f"{n} {r['median_ms']:.1f} ms ({r['over_dense']:.2f}x dense)"
+                                          for n, r in rows.items() if "median_ms" in r), flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------ 3. latency
 def runner(model: torch.nn.Module, x: torch.Tensor, graph: bool):
     if not graph:
@@ -316,7 +380,9 @@ def main() -> None:
     sections = {"generator": lambda: generator_step(args),
                 "pix2pix": lambda: gan_step(args, "pix2pix", widths),
                 "cyclegan": lambda: gan_step(args, "cyclegan", widths),
-                "latency": lambda: latency(args, widths)}
+                "latency": lambda: latency(args, widths),
+                "compile_pix2pix": lambda: compile_step(args, "pix2pix"),
+                "compile_cyclegan": lambda: compile_step(args, "cyclegan")}
     for name in args.sections:  # one failing section must not lose the others' figures
         try:
             result[name] = sections[name]()

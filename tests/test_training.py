@@ -214,3 +214,33 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
         moves[scale] = {kind: max(v for n, v in moved.items() if kind in n) for kind in ("w2", "latents")}
     assert moves[1.0]["w2"] > 5 * moves[0.1]["w2"]
     assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
+
+
+def test_compiled_generators_train_like_eager_ones_through_search_and_finetuning(tmp_path):
+    from torch._dynamo.utils import counters
+
+    trainers = {}
+    for flag in (False, True):
+        cfg = tiny(tmp_path / str(flag), search_steps=10, finetune_steps=2, decay_steps=1)
+        cfg.train.compile = flag
+        trainers[flag] = Trainer(cfg, tmp_path / f"run{flag}", compress=True)
+    batch = next(trainers[False]._batches())
+    graphs = counters["stats"]["unique_graphs"]
+    losses = {flag: t._train_step(batch) for flag, t in trainers.items()}
+    assert counters["stats"]["unique_graphs"] > graphs  # the hyper-generator was compiled
+    for key, value in losses[False].items():
+        assert losses[True][key] == pytest.approx(value, rel=1e-4, abs=1e-6), key
+    # the same function: the same names (checkpoints read alike) and the same output after the step
+    eager, compiled = (t.generators["G_A"] for t in trainers.values())
+    assert dict(eager.named_parameters()).keys() == dict(compiled.named_parameters()).keys()
+    with torch.no_grad():
+        out = eager(batch["A"])
+        torch.testing.assert_close(compiled(batch["A"]), out, rtol=0, atol=5e-4)  # measured: 2.5e-5
+
+    run = trainers[True]
+    graphs = counters["stats"]["unique_graphs"]
+    run.run()
+    assert run.phase == "done" and run.steps_done["finetune"] == 2
+    assert counters["stats"]["unique_graphs"] > graphs  # and so was the compact one
+    assert run.exports["G_A"]["export_max_abs_diff"] <= 1e-5
+    assert Trainer.resume(tmp_path / "runTrue").generators["G_A"].widths == run.generators["G_A"].widths

@@ -85,6 +85,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     deterministic: bool = True
+    compile: bool = False  # torch.compile the generators: on a GPU it fuses the hypernetworks' many
+    # small kernels (benchmarks/gpu.py, "compile"); compiling takes a minute or two first
     log_every: int = 20
     sample_every: int = 200
     checkpoint_every: int = 200

@@ -115,6 +115,8 @@ class Trainer:
         def wrap(name: str, module: nn.Module) -> nn.Module:  # one DDP wrapper per module, ever
             view = self._views.get(name)
             if view is None or getattr(view, "module", view) is not module:
+                if self.cfg.train.compile and name in self.generators:
+                    module.compile()  # in place: state-dict keys and checkpoints stay the same
                 self._views[name] = view = self.dist.wrap(module)
             return view
 
@@ -272,7 +274,7 @@ class Trainer:
             x = self.sample_batch["B" if name == "G_B" else "A"].to(self.device)
             hyper.eval()
             compact.eval()
-            diff = float((compact(x) - hyper(x)).abs().max())
+            diff = float((compact(x) - eager(hyper, x)).abs().max())
             compact.train()
             cost = self.cost_models[name]
             widths = compact.widths
@@ -329,7 +331,7 @@ class Trainer:
             src, tgt = ("B", "A") if name == "G_B" else ("A", "B")
             was = g.training
             g.eval()
-            out = g(self.sample_batch[src].to(self.device)).cpu()
+            out = eager(g, self.sample_batch[src].to(self.device)).cpu()
             g.train(was)
             for i in range(out.shape[0]):
                 rows.append(np.concatenate([to_uint8(self.sample_batch[src][i]), to_uint8(out[i]),
@@ -406,3 +408,10 @@ class Trainer:
         self.steps_done.update(state["steps_done"])
         self.history = list(state["history"])
         self.exports = dict(state["exports"])
+
+
+def eager(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The generator's output without its compiled call (`train.compile`): `forward` bypasses it.
+    Samples and the export check run in eval mode without gradients, which a compiled generator
+    would compile again for, for a few calls."""
+    return generator.forward(x)
