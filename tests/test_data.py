@@ -144,6 +144,24 @@ def test_builtin_datasets_are_deterministic_and_paired_when_they_should_be(tmp_p
     assert len(reread) == 50
 
 
+def test_builtin_pairs_are_drawn_once_and_every_epoch_still_gets_its_own_crop_and_flip(monkeypatch):
+    from coronet.data import builtin
+
+    drawn = []
+    render = builtin.render_photo
+    monkeypatch.setattr(builtin, "render_photo", lambda *a, **k: drawn.append(1) or render(*a, **k))
+    ds = BuiltinDataset("edges2shapes", "train", cfg=TransformConfig(40, 32, "resize_and_crop", True))
+    fresh = BuiltinDataset("edges2shapes", "train", cfg=TransformConfig(40, 32, "resize_and_crop", True))
+    epochs = []
+    for epoch in range(3):
+        ds.set_epoch(epoch)
+        epochs.append(ds[3]["B"])
+    assert len(drawn) == 1  # drawn in the first epoch, reused after
+    fresh.set_epoch(2)
+    assert torch.equal(fresh[3]["B"], epochs[2])  # the same item as drawing it anew
+    assert not all(torch.equal(epochs[0], e) for e in epochs[1:])  # the augmentation still varies
+
+
 @pytest.mark.skipif(not (SHARED / "edges2shoes-mini").is_dir(), reason="shared data not present")
 def test_real_edges2shoes_mini_loads_in_the_aligned_layout():
     ds = AlignedDataset(SHARED / "edges2shoes-mini", "train", cfg=TransformConfig(128, 128, "resize", False))

@@ -123,6 +123,10 @@ class BuiltinDataset(Dataset):
         self.swap = direction == "BtoA"
         self.seed, self.epoch = seed, 0
         self.length = length or SPLIT_SIZES[self.split]
+        # drawing one pair at 4x supersampling takes about 50 ms at 256x256, more than a GAN step
+        # on a GPU; each pair is a pure function of its index, so it is drawn once per process
+        # (about 0.4 MB a pair at 256x256: 160 MB for the 400 training pairs)
+        self._drawn: dict[int, tuple[Image.Image, Image.Image]] = {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -132,6 +136,11 @@ class BuiltinDataset(Dataset):
 
     def images(self, index: int) -> tuple[Image.Image, Image.Image]:
         """The raw (A, B) images of sample `index`, at load size."""
+        if index not in self._drawn:
+            self._drawn[index] = self._draw_pair(index)
+        return self._drawn[index]
+
+    def _draw_pair(self, index: int) -> tuple[Image.Image, Image.Image]:
         size = self.cfg.load_size
         split_id = 0 if self.split == "train" else 1
         rng = np.random.default_rng([7, split_id, index])
