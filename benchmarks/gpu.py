@@ -5,6 +5,8 @@
    discriminator losses, both Adam steps, the proximal step in the search): the dense run, the
    search (hyper-generators), and fine-tuning of the compact generators at 25% and 10% of the MACs.
    One fixed batch of the built-in data is reused, so data loading is not timed.
+2b. The same GAN steps with `train.compile` (torch.compile of the generators) against without
+   (sections `compile_pix2pix`, `compile_cyclegan`; not in the default run).
 3. Inference latency of the dense generator against the compact ones, batch 1 and 8, FP32 and FP16,
    PyTorch eager and CUDA-graph replay (which removes the per-kernel launch cost that dominates
    small models at batch 1).
@@ -17,6 +19,8 @@ models call by call, so clock changes hit all alike; figures are medians. Traini
     python benchmarks/gpu.py --out benchmarks/results/gpu_h200.json       # on a CUDA machine
     python benchmarks/gpu.py --markdown benchmarks/results/gpu_h200.json  # the README's tables
     python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2    # a dry run of the code
+    python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan \
+        --out benchmarks/results/gpu_compile_h200.json                    # train.compile on and off
 """
 
 from __future__ import annotations
@@ -347,6 +351,23 @@ def markdown_tables(result: dict) -> list[str]:
     return lines
 
 
+def compile_table(result: dict) -> list[str]:
+    """The README's `train.compile` table: GAN step with and without, rendered from a result."""
+    gib = 2 ** 30
+    lines = ["| GAN step | eager | `train.compile` (speed-up) | first step, compiling | "
+             "step's peak memory, eager / compiled |", "|---|---|---|---|---|"]
+    for model, title in (("compile_pix2pix", "Pix2Pix"), ("compile_cyclegan", "CycleGAN")):
+        rows = result[model]
+        for kind in ("dense", "search"):
+            eager, compiled = rows[kind], rows[f"{kind}+compile"]
+            speedup = eager["median_ms"] / compiled["median_ms"]
+            lines.append(f"| {title} {kind} | {eager['median_ms']:.1f} ms | {compiled['median_ms']:.1f} ms "
+                         f"({speedup:.2f}×) | {compiled['first_step_s']:.0f} s | "
+                         f"{eager['step_peak_memory_bytes'] / gib:.2f} / "
+                         f"{compiled['step_peak_memory_bytes'] / gib:.2f} GiB |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda")
@@ -362,7 +383,8 @@ def main() -> None:
                    help="print the README's tables of a finished result and stop")
     args = p.parse_args()
     if args.markdown:
-        print("\n".join(markdown_tables(json.loads(args.markdown.read_text()))))
+        result = json.loads(args.markdown.read_text())
+        print("\n".join(markdown_tables(result) if "generator" in result else compile_table(result)))
         return
     widths = searched_widths(args.ngf)
     env = environment()

@@ -75,3 +75,12 @@ def test_readme_gpu_tables_are_the_committed_result():
     tables = "\n".join(gpu.markdown_tables(result))
     assert tables in (ROOT / "README.md").read_text(), "README's GPU tables differ from gpu_h200.json: " \
         "rerun `python benchmarks/gpu.py --markdown benchmarks/results/gpu_h200.json` and paste its lines"
+
+
+def test_readme_compile_table_is_the_committed_result():
+    import gpu
+
+    result = json.loads((RESULTS / "gpu_compile_h200.json").read_text())
+    table = "\n".join(gpu.compile_table(result))
+    assert table in (ROOT / "README.md").read_text(), "README's train.compile table differs: rerun " \
+        "`python benchmarks/gpu.py --markdown benchmarks/results/gpu_compile_h200.json` and paste its lines"
