@@ -86,7 +86,7 @@ class TrainConfig:
     device: str = "cpu"
     deterministic: bool = True
     compile: bool = False  # torch.compile the generators: on a GPU it fuses the hypernetworks' many
-    # small kernels (benchmarks/gpu.py, "compile"); compiling takes a minute or two first
+    # small kernels (benchmarks/gpu.py, "compile"); the first step compiles, 20-60 s
     log_every: int = 20
     sample_every: int = 200
     checkpoint_every: int = 200

@@ -123,9 +123,10 @@ class BuiltinDataset(Dataset):
         self.swap = direction == "BtoA"
         self.seed, self.epoch = seed, 0
         self.length = length or SPLIT_SIZES[self.split]
-        # drawing one pair at 4x supersampling takes about 50 ms at 256x256, more than a GAN step
+        # drawing one pair at 4x supersampling takes 50-100 ms at 256x256, more than a GAN step
         # on a GPU; each pair is a pure function of its index, so it is drawn once per process
-        # (about 0.4 MB a pair at 256x256: 160 MB for the 400 training pairs)
+        # (about 0.4 MB a pair at 256x256: 160 MB for the 400 training pairs). Loader workers
+        # (data.num_workers > 0) start afresh each epoch and draw again, in parallel.
         self._drawn: dict[int, tuple[Image.Image, Image.Image]] = {}
 
     def set_epoch(self, epoch: int) -> None:
