@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
 
 from coronet.config import RunConfig
+from coronet.errors import ConfigError
 from coronet.gan.report import write_run_outputs
 from coronet.gan.trainer import Trainer
 from coronet.models import load_generator
@@ -244,3 +246,39 @@ def test_compiled_generators_train_like_eager_ones_through_search_and_finetuning
     assert counters["stats"]["unique_graphs"] > graphs  # and so was the compact one
     assert run.exports["G_A"]["export_max_abs_diff"] <= 1e-5
     assert Trainer.resume(tmp_path / "runTrue").generators["G_A"].widths == run.generators["G_A"].widths
+
+
+def test_a_failing_torch_compile_is_one_message_with_the_way_round_it(tmp_path, monkeypatch):
+    from coronet.pruning import HyperGenerator
+
+    def no_compiler(gm, example_inputs):
+        raise RuntimeError("Compiler: cc is not found")
+
+    original = torch.nn.Module.compile
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: original(self, backend=no_compiler))
+    cfg = tiny(tmp_path, search_steps=4, finetune_steps=2)
+    cfg.train.compile = True
+    with pytest.raises(ConfigError, match=r"torch.compile failed at step 1 \(RuntimeError: Compiler: cc is "
+                                          r"not found\); run without --set train.compile=true$"):
+        Trainer(cfg, tmp_path / "run", compress=True).run()  # nothing saved yet: nothing to resume
+
+    # the search compiles (a backend without a compiler); the compact generator after it fails
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: original(
+        self, backend="eager" if isinstance(self, HyperGenerator) else no_compiler))
+    run_dir = tmp_path / "later"
+    hint = f"continue this run with --resume {run_dir} --set train.compile=false"
+    with pytest.raises(ConfigError, match=re.escape(hint)):
+        Trainer(cfg, run_dir, compress=True).run()
+    resumed = Trainer.resume(run_dir, overrides=["train.compile=false"])
+    assert resumed.phase == "finetune"  # saved at the hand-over, before the failing step
+    resumed.run()
+    assert resumed.phase == "done" and resumed.steps_done["finetune"] == 2
+
+
+def test_resume_may_change_how_a_run_executes_but_not_what_it_computes(tmp_path):
+    run_dir = tmp_path / "run"
+    _run(tiny(tmp_path, search_steps=4, finetune_steps=2), run_dir)
+    resumed = Trainer.resume(run_dir, overrides=["train.compile=true", "data.num_workers=1"])
+    assert resumed.cfg.train.compile and resumed.cfg.data.num_workers == 1
+    with pytest.raises(ConfigError, match="prune.ratio cannot change"):
+        Trainer.resume(run_dir, overrides=["prune.ratio=0.5"])

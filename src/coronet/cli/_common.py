@@ -109,7 +109,9 @@ def write_config(cfg: RunConfig, run_dir: Path) -> None:
 
 
 def check_resume_flags(args: argparse.Namespace) -> None:
+    """Refuse flags a resumed run would ignore; `--set` is checked by `Trainer.resume`, which lets
+    through the keys that change only how the run executes (train.compile, data.num_workers)."""
     ignored = [k for k in ("config", "model", "dataroot", "netG", "ngf") if getattr(args, k, None)]
-    if ignored or args.set:
+    if ignored:
         raise ConfigError("--resume continues a run with its saved config; drop "
-                          + ", ".join(f"--{k}" for k in ignored + (["set"] if args.set else [])))
+                          + ", ".join(f"--{k}" for k in ignored))

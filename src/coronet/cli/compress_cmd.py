@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         check_resume_flags(args)
         dist = DistContext.from_environment(args.device or "cpu")
-        trainer = Trainer.resume(args.resume, dist=dist, device=args.device)
+        trainer = Trainer.resume(args.resume, dist=dist, device=args.device, overrides=args.set)
         run_dir = args.resume
         print(f"resuming {run_dir} at step {trainer.step} ({trainer.phase})", file=sys.stderr)
     else:

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from coronet.config import RunConfig, from_dict
+from coronet.config import RunConfig, apply_overrides, from_dict
+from coronet.errors import ConfigError
 from coronet.gan import setup
 from coronet.gan.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
@@ -32,6 +33,7 @@ from coronet.models import save_generator
 from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
 
 SAMPLES = 4
+RESUME_SETTABLE = ("train.compile", "data.num_workers")  # how a run executes, not what it computes
 
 
 class Trainer:
@@ -192,6 +194,22 @@ class Trainer:
                 ctl.step(lr)
         return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
 
+    def _compiled_step(self, batch: dict) -> dict[str, float]:
+        """A training step whose torch.compile failure (no C compiler, no Triton, ...) is one message
+        naming the way round it, not a traceback from deep in the compiler."""
+        try:
+            return self._train_step(batch)
+        except Exception as exc:
+            if not (self.cfg.train.compile and _from_torch_compile(exc)):
+                raise
+            cause = getattr(exc, "inner_exception", None) or exc  # the backend's own error
+            reason = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0][:300]}"
+            way_round = "run without --set train.compile=true"
+            if (self.run_dir / LATEST).is_file():
+                way_round += f", or continue this run with --resume {self.run_dir} --set train.compile=false"
+            raise ConfigError(f"torch.compile failed at step {self.step + 1} ({reason}); {way_round}") \
+                from exc
+
     def _optimize(self, opt, losses: dict[str, torch.Tensor], total: str) -> dict[str, float]:
         opt.zero_grad(set_to_none=True)
         losses[total].backward()  # DDP (when distributed) averages the gradients here
@@ -219,7 +237,7 @@ class Trainer:
                     self._enter("done")
                     continue
                 start = time.perf_counter()
-                values = self._train_step(next(batches))
+                values = self._compiled_step(next(batches))
                 self.timing[f"{self.phase}_s"] += time.perf_counter() - start
                 self.step += 1
                 self.phase_step += 1
@@ -372,12 +390,20 @@ class Trainer:
 
     @classmethod
     def resume(cls, run_dir: str | Path, dist: DistContext | None = None,
-               device: str | None = None) -> Trainer:
+               device: str | None = None, overrides: list[str] | None = None) -> Trainer:
+        """Continue a run with its saved config; `overrides` may change only RESUME_SETTABLE keys,
+        which change how the run executes, not what it computes."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / LATEST)
         cfg = from_dict(state["config"])
         if device is not None:
             cfg.train.device = device
+        for item in overrides or []:
+            key = item.split("=", 1)[0].strip()
+            if key not in RESUME_SETTABLE:
+                raise ConfigError(f"--resume continues a run with its saved config; --set {key} cannot "
+                                  f"change there (only {', '.join(RESUME_SETTABLE)})")
+        apply_overrides(cfg, overrides or [])
         trainer = cls(cfg, run_dir, compress=state["compress"], dist=dist)
         trainer.load_state_dict(state)
         return trainer
@@ -415,3 +441,9 @@ def eager(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:
     Samples and the export check run in eval mode without gradients, which a compiled generator
     would compile again for, for a few calls."""
     return generator.forward(x)
+
+
+def _from_torch_compile(exc: BaseException) -> bool:
+    import torch._dynamo.exc as dynamo_exc
+
+    return isinstance(exc, (dynamo_exc.TorchDynamoException, dynamo_exc.TritonUnavailableError))
