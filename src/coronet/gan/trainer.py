@@ -194,7 +194,7 @@ class Trainer:
                 ctl.step(lr)
         return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
 
-    def _compiled_step(self, batch: dict) -> dict[str, float]:
+    def _train_step_or_explain(self, batch: dict) -> dict[str, float]:
         """A training step whose torch.compile failure (no C compiler, no Triton, ...) is one message
         naming the way round it, not a traceback from deep in the compiler."""
         try:
@@ -237,7 +237,7 @@ class Trainer:
                     self._enter("done")
                     continue
                 start = time.perf_counter()
-                values = self._compiled_step(next(batches))
+                values = self._train_step_or_explain(next(batches))
                 self.timing[f"{self.phase}_s"] += time.perf_counter() - start
                 self.step += 1
                 self.phase_step += 1
