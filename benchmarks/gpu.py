@@ -90,11 +90,8 @@ def alone_peak_bytes(device: str, build, step) -> int | None:
     return peak
 
 
-def interleaved(builders: dict, one, args) -> tuple[dict, dict[str, list[float]], dict[str, int | None]]:
-    """Each model's peak memory alone, then all of them built, warmed up and timed call by call:
-    (models, times in seconds per model, peak bytes per model)."""
-    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
-    models = {name: build() for name, build in builders.items()}
+def call_by_call(models: dict, one, args) -> dict[str, list[float]]:
+    """Warm every model up, then time them call by call: seconds per call, per model."""
     for m in models.values():
         for _ in range(args.warmup):
             one(m)
@@ -102,7 +99,15 @@ def interleaved(builders: dict, one, args) -> tuple[dict, dict[str, list[float]]
     for _ in range(args.reps):
         for name, m in models.items():
             times[name].append(one(m))
-    return models, times, memory
+    return times
+
+
+def interleaved(builders: dict, one, args) -> tuple[dict, dict[str, list[float]], dict[str, int | None]]:
+    """Each model's peak memory alone, then all of them built, warmed up and timed call by call:
+    (models, times in seconds per model, peak bytes per model)."""
+    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
+    models = {name: build() for name, build in builders.items()}
+    return models, call_by_call(models, one, args), memory
 
 
 # ------------------------------------------------------------------ 1. generator step
@@ -143,6 +148,21 @@ def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
     return Trainer(config_for(args, model), run_dir, compress=compress)
 
 
+def fixed_batch(args, model: str) -> dict[str, torch.Tensor]:
+    """Training image 0 as a batch of one: every timed step sees it, so loading is not timed."""
+    train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
+    return {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}
+
+
+def timed_step(t: Trainer, batch: dict, device: str) -> float:
+    """Seconds of one `coronet compress` training step, the device's queue drained on both sides."""
+    sync(device)
+    start = time.perf_counter()
+    t._train_step(batch)
+    sync(device)
+    return time.perf_counter() - start
+
+
 def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         def finetuning(w: dict[str, int]) -> Trainer:
@@ -154,18 +174,9 @@ def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
         builders = {"dense": lambda: trainer_for(args, model, False, Path(tmp) / "dense"),
                     "search": lambda: trainer_for(args, model, True, Path(tmp) / "search")}
         builders.update({f"finetune@{r}": (lambda w=w: finetuning(w)) for r, w in widths.items()})
-        train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
-        batch = {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}  # batch 1
+        batch = fixed_batch(args, model)
         torch.backends.cudnn.benchmark = True
-
-        def one(t: Trainer) -> float:
-            sync(args.device)
-            start = time.perf_counter()
-            t._train_step(batch)
-            sync(args.device)
-            return time.perf_counter() - start
-
-        trainers, times, memory = interleaved(builders, one, args)
+        trainers, times, memory = interleaved(builders, lambda t: timed_step(t, batch, args.device), args)
         size = (args.size, args.size)
         rows = {}
         for name, t in trainers.items():
@@ -192,8 +203,7 @@ def compile_step(args, model: str) -> dict:
     torch._dynamo.config.recompile_limit = 64  # every instance compiles its own graph
     torch.backends.cudnn.benchmark = True
     with tempfile.TemporaryDirectory() as tmp:
-        train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
-        batch = {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}
+        batch = fixed_batch(args, model)
         trainers, first_s, first_losses = {}, {}, {}
         for compiled in (False, True):
             for compress in (False, True):
@@ -203,22 +213,12 @@ def compile_step(args, model: str) -> dict:
                 t = trainers[name] = Trainer(cfg, Path(tmp) / name.replace("+", "_"), compress=compress)
                 sync(args.device)
                 start = time.perf_counter()
-                first_losses[name] = t._train_step(batch)
+                first_losses[name] = t._train_step(batch)  # its losses, so not timed_step
                 sync(args.device)
                 first_s[name] = time.perf_counter() - start
                 print(f"{model} {name}: first step {first_s[name]:.1f} s", flush=True)
-        for t in trainers.values():
-            for _ in range(args.warmup):
-                t._train_step(batch)
-        times: dict[str, list[float]] = {name: [] for name in trainers}
+        times = call_by_call(trainers, lambda t: timed_step(t, batch, args.device), args)
         step_peak: dict[str, int | None] = {}
-        for _ in range(args.reps):
-            for name, t in trainers.items():
-                sync(args.device)
-                start = time.perf_counter()
-                t._train_step(batch)
-                sync(args.device)
-                times[name].append(time.perf_counter() - start)
         for name, t in trainers.items():
             if args.device.startswith("cuda"):
                 before = torch.cuda.memory_allocated()

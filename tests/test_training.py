@@ -282,3 +282,5 @@ def test_resume_may_change_how_a_run_executes_but_not_what_it_computes(tmp_path)
     assert resumed.cfg.train.compile and resumed.cfg.data.num_workers == 1
     with pytest.raises(ConfigError, match="prune.ratio cannot change"):
         Trainer.resume(run_dir, overrides=["prune.ratio=0.5"])
+    with pytest.raises(ConfigError, match="expects section.field=value"):
+        Trainer.resume(run_dir, overrides=["train.compile"])

@@ -400,7 +400,7 @@ class Trainer:
             cfg.train.device = device
         for item in overrides or []:
             key = item.split("=", 1)[0].strip()
-            if key not in RESUME_SETTABLE:
+            if "=" in item and key not in RESUME_SETTABLE:  # a malformed item: apply_overrides says so
                 raise ConfigError(f"--resume continues a run with its saved config; --set {key} cannot "
                                   f"change there (only {', '.join(RESUME_SETTABLE)})")
         apply_overrides(cfg, overrides or [])
