@@ -73,8 +73,8 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.train.finetune_init = args.finetune_init
     cfg.model.latent_init = args.latent_init
     cfg.model.scale_free_output = args.scale_free_output
-    cfg.model.scale_free_latents = args.scale_free_latents
     cfg.train.hyper_lr_scale = args.hyper_lr_scale
+    cfg.prune.gamma = args.gamma
     return setup.resolve_defaults(cfg)
 
 
@@ -307,10 +307,11 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
                    help="coronet rows: the latent vectors' start (default: DHP's normal draw)")
     p.add_argument("--scale-free-output", action=argparse.BooleanOptionalAction, default=False,
                    help="coronet rows: the image-writing conv reads its latents divided by their RMS")
-    p.add_argument("--scale-free-latents", action=argparse.BooleanOptionalAction, default=False,
-                   help="coronet rows: every generated conv reads each group's latents over their RMS")
     p.add_argument("--hyper-lr-scale", type=float, default=1.0,
                    help="coronet rows: the hypernetworks' learning rate as a share of the generator's")
+    p.add_argument("--gamma", type=float,
+                   help="coronet rows: the L1 strength's start, which then adapts by factors (0 stays 0: "
+                        "the search trains the full-width hyper-model and ends in the forced landing)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -332,8 +333,8 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
     init += f"-latent-{args.latent_init}" if args.latent_init else ""
     init += "-scale-free" if args.scale_free_output else ""
-    init += "-scale-free-latents" if args.scale_free_latents else ""
     init += f"-hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""
+    init += f"-gamma{args.gamma:g}" if args.gamma is not None else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

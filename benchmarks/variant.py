@@ -50,8 +50,8 @@ def variant_name(args) -> str:
     parts = [f"latent-{args.latent_init}" if args.latent_init else "",
              args.finetune_init if args.finetune_init != "searched" else "",
              "scale-free" if args.scale_free_output else "",
-             "scale-free-latents" if args.scale_free_latents else "",
              f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
+             f"gamma{args.gamma:g}" if args.gamma is not None else "",
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else ""]
     return "-".join(p for p in parts if p) or "default"

@@ -45,7 +45,6 @@ class ModelConfig:
     embedding_dim: int = 8
     latent_init: str | None = None  # None: normal (DHP's draw) from scratch, ones from init_from
     scale_free_output: bool = False  # the image-writing conv ignores the common scale of its latents
-    scale_free_latents: bool = False  # every generated conv reads each group's latents over their RMS
     init_from: str | None = None  # a dense generator checkpoint (.pth) to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint
 

@@ -61,8 +61,7 @@ class Trainer:
                 hyper = hypernetize(dense, cfg.model.embedding_dim,
                                     init="dense" if self._init_source(name) else "scratch",
                                     latent_init=cfg.model.latent_init,
-                                    scale_free_output=cfg.model.scale_free_output,
-                                    scale_free_latents=cfg.model.scale_free_latents)
+                                    scale_free_output=cfg.model.scale_free_output)
                 cost = hyper.cost_model(size)
                 budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
                 self.controllers[name] = BudgetController(

@@ -37,14 +37,12 @@ class HyperConv(nn.Module):
     """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
 
     def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
-                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False,
-                 scale_free_latents: bool = False) -> None:
+                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False) -> None:
         super().__init__()
         if conv.groups != 1:
             raise ValueError(f"{spec.module}: grouped convolutions are not supported")
         self.spec = spec
         self.scale_free_input = scale_free_input
-        self.scale_free_latents = scale_free_latents
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
         if self.transposed:
             c_in, c_out, kh, kw = conv.weight.shape
@@ -89,8 +87,8 @@ class HyperConv(nn.Module):
 
     def kernel(self) -> torch.Tensor:
         """Unmasked generated kernel, (c_out, c_in, k^2)."""
-        z_out = self._latents.gate((self.spec.out_group,), self.scale_free_latents)[0]
-        z_in, alive_in = self._latents.gate(self.spec.in_groups, self.scale_free_latents)
+        z_out = self._latents.vector(self.spec.out_group)
+        z_in, alive_in = self._latents.gate(self.spec.in_groups)
         if self.scale_free_input:
             mean_square = (z_in.square() * alive_in).sum() / alive_in.sum().clamp_min(1.0)
             z_in = z_in * torch.rsqrt(mean_square.clamp_min(1e-12))

@@ -56,30 +56,12 @@ class LatentVectors(nn.Module):
         with torch.no_grad():
             self.vectors[name].masked_fill_(~buf, 0.0)
 
-    def gate(self, names: tuple[str, ...], scale_free: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z, float alive mask) of the concatenation of `names`, in order; with `scale_free`, each
-        group's z divided by its root mean square over its alive channels."""
-        vector = self.scale_free_vector if scale_free else self.vector
+    def gate(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z, float alive mask) of the concatenation of `names`, in order."""
         if len(names) == 1:
-            return vector(names[0]), self.alive(names[0]).to(self.vector(names[0]).dtype)
-        z = torch.cat([vector(n) for n in names])
+            return self.vector(names[0]), self.alive(names[0]).to(self.vector(names[0]).dtype)
+        z = torch.cat([self.vector(n) for n in names])
         return z, torch.cat([self.alive(n) for n in names]).to(z.dtype)
-
-    def scale_free_vector(self, name: str) -> torch.Tensor:
-        """z over its root mean square across the group's alive channels.
-
-        The proximal step shrinks every latent of a group by the same amount each step. A generated
-        kernel is z_out z_in W + (terms without z), so with the raw z that shrinking fades the
-        z-dependent part against the rest and the hypernetwork has to keep growing to undo it. Read
-        through this, only the relative sizes of a group's latents reach the kernel. The scalar
-        comes from the whole group before any slicing, so a compact model gets exactly the
-        sliced kernel."""
-        z = self.vector(name)
-        if name not in self.vectors:
-            return z
-        alive = self.alive(name).to(z.dtype)
-        mean_square = (z.square() * alive).sum() / alive.sum().clamp_min(1.0)
-        return z * torch.rsqrt(mean_square.clamp_min(1e-12))
 
     def widths(self) -> dict[str, int]:
         """Alive channel count per group (dense size for never-pruned groups). The counts come to
