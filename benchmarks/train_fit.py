@@ -6,8 +6,7 @@ call for different remedies, so this scores every row kept in the --rows-from fo
 ablation.py and variant.py --work folders) on the training pairs, with the same resize, no flip, in
 eval mode, and on the validation pairs as the tables do. No training.
 
-    python benchmarks/train_fit.py edges2shoes --targets 0.25 --search-steps 1200 --finetune-steps 1200 \\
-        --threads 1 --rows-from /tmp/be4x_seed2 /tmp/be4x_seed3 \\
+    python benchmarks/train_fit.py edges2shoes --rows-from /tmp/be4x_seed2 /tmp/be4x_seed3 \\
         --out benchmarks/results/train_fit_edges2shoes_long.json
 
 Writes benchmarks/results/train_fit_<dataset>[_seed<N>].json (--out to choose).
@@ -49,8 +48,9 @@ def main() -> None:
                   f"L1 {scores['val']['l1']:.4f}", flush=True)
     if not rows:
         raise SystemExit(f"no finished rows (*/G_A.json) in {', '.join(map(str, args.rows_from))}")
-    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
-    config["rows_from"] = [str(f) for f in args.rows_from]
+    # only what the scoring depends on: the rows' own training options are in their row.json files
+    config = {"dataset": args.dataset, "data": str(args.data), "size": args.size, "ngf": args.ngf,
+              "threads": args.threads, "rows_from": [str(f) for f in args.rows_from]}
     out = args.out or Path(__file__).parent / "results" / f"train_fit_{args.dataset}{args.seed_tag}.json"
     write_result(out, {"benchmark": f"train_fit_{args.dataset}", "config": config,
                        "environment": environment(), "rows": rows})
