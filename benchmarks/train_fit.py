@@ -23,31 +23,32 @@ import baselines as B
 from common import environment, write_result
 from coronet.eval.paired import paired_metrics
 from coronet.gan import setup
-from coronet.models import load_generator
 
 
 def main() -> None:
     def more(p: argparse.ArgumentParser) -> None:
         p.add_argument("--rows-from", type=Path, nargs="+", required=True,
-                       help="--work folders whose finished rows (*/G_A.json) are scored")
+                       help="--work folders whose finished rows (*/row.json) are scored")
 
     args = B.arguments(__doc__, more=more)
     if args.model != "pix2pix":
         raise SystemExit("train_fit.py needs paired data (edges2shoes): CycleGAN has no training targets")
-    train, val = setup.make_datasets(B.config(args))  # resize only, no flip: the training pairs as seen
-    loaders = {split: torch.utils.data.DataLoader(d, batch_size=8) for split, d in
-               (("train", train), ("val", val))}
+    for folder in args.rows_from:
+        if not any(folder.glob("*/row.json")):
+            raise SystemExit(f"--rows-from {folder}: no finished rows (*/row.json) there")
+    score_val = B.scorer(args)  # the tables' own scoring of the validation pairs
+    train, _ = setup.make_datasets(B.config(args))  # resize only, no flip: the training pairs as seen
+    train_loader = torch.utils.data.DataLoader(train, batch_size=8)
     rows = []
     for folder in args.rows_from:
-        for model in sorted(folder.glob("*/G_A.json")):
-            generator = load_generator(model)
-            scores = {split: paired_metrics(generator, loader) for split, loader in loaders.items()}
-            rows.append({"folder": str(folder), "row": model.parent.name, **scores})
-            print(f"{folder} {model.parent.name:22s} train PSNR {scores['train']['psnr']:.2f} "
+        args.work = folder  # where generators_of looks
+        for path in sorted(folder.glob("*/row.json")):
+            generators = B.generators_of(args, path.parent.name)
+            scores = {"train": paired_metrics(generators["G_A"], train_loader), "val": score_val(generators)}
+            rows.append({"folder": str(folder), "row": path.parent.name, **scores})
+            print(f"{folder} {path.parent.name:22s} train PSNR {scores['train']['psnr']:.2f} "
                   f"L1 {scores['train']['l1']:.4f} | val PSNR {scores['val']['psnr']:.2f} "
                   f"L1 {scores['val']['l1']:.4f}", flush=True)
-    if not rows:
-        raise SystemExit(f"no finished rows (*/G_A.json) in {', '.join(map(str, args.rows_from))}")
     # only what the scoring depends on: the rows' own training options are in their row.json files
     config = {"dataset": args.dataset, "data": str(args.data), "size": args.size, "ngf": args.ngf,
               "threads": args.threads, "rows_from": [str(f) for f in args.rows_from]}
