@@ -74,6 +74,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.model.latent_init = args.latent_init
     cfg.model.scale_free_output = args.scale_free_output
     cfg.train.hyper_lr_scale = args.hyper_lr_scale
+    cfg.train.finetune_warmup_steps = args.finetune_warmup
     cfg.prune.gamma = args.gamma
     return setup.resolve_defaults(cfg)
 
@@ -309,6 +310,8 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
                    help="coronet rows: the image-writing conv reads its latents divided by their RMS")
     p.add_argument("--hyper-lr-scale", type=float, default=1.0,
                    help="coronet rows: the hypernetworks' learning rate as a share of the generator's")
+    p.add_argument("--finetune-warmup", type=int, default=0,
+                   help="coronet rows: fine-tuning steps over which the compact generator's LR ramps up")
     p.add_argument("--gamma", type=float,
                    help="coronet rows: the L1 strength's start, which then adapts by factors (0 stays 0: "
                         "the search trains the full-width hyper-model and ends in the forced landing)")
@@ -335,6 +338,7 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     init += "-scale-free" if args.scale_free_output else ""
     init += f"-hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""
     init += f"-gamma{args.gamma:g}" if args.gamma is not None else ""
+    init += f"-warmup{args.finetune_warmup}" if args.finetune_warmup else ""
     steps = f"{args.search_steps}-{args.finetune_steps}{init}"
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag

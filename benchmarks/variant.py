@@ -52,6 +52,7 @@ def variant_name(args) -> str:
              "scale-free" if args.scale_free_output else "",
              f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
              f"gamma{args.gamma:g}" if args.gamma is not None else "",
+             f"warmup{args.finetune_warmup}" if args.finetune_warmup else "",
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else ""]
     return "-".join(p for p in parts if p) or "default"

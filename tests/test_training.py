@@ -11,6 +11,7 @@ import torch
 
 from coronet.config import RunConfig
 from coronet.errors import ConfigError
+from coronet.gan import setup
 from coronet.gan.report import write_run_outputs
 from coronet.gan.trainer import Trainer
 from coronet.models import load_generator
@@ -178,9 +179,6 @@ def _handed_over(tmp_path, finetune_init: str):
 
 
 def test_finetune_from_scratch_keeps_the_searched_widths_with_a_fresh_seeded_init(tmp_path):
-    from coronet.errors import ConfigError
-    from coronet.gan import setup
-
     final, searched, reference = _handed_over(tmp_path, "scratch")
     x = torch.randn(2, 3, 32, 32)
     final.eval(), searched.eval(), reference.eval()
@@ -216,6 +214,25 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
         moves[scale] = {kind: max(v for n, v in moved.items() if kind in n) for kind in ("w2", "latents")}
     assert moves[1.0]["w2"] > 5 * moves[0.1]["w2"]
     assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
+
+
+def test_finetune_warmup_ramps_only_the_compact_generators_lr(tmp_path):
+    cfg = tiny(tmp_path, search_steps=2, finetune_steps=6, decay_steps=0, finetune_warmup_steps=3)
+    trainer = Trainer(cfg, tmp_path / "run", compress=True)
+    batches = trainer._batches()
+    search = [trainer._train_step(next(batches)) for _ in range(2)]
+    assert all(v["lr/G"] == cfg.train.lr for v in search)  # the search is never warmed up
+    trainer._export()
+    shares = []
+    for _ in range(5):
+        values = trainer._train_step(next(batches))
+        shares.append(values["lr/G"] / cfg.train.lr)
+        assert [g["lr"] for g in trainer.opt_G.param_groups] == [values["lr/G"]]
+        assert [g["lr"] for g in trainer.opt_D.param_groups] == [cfg.train.lr]
+        trainer.phase_step += 1
+    assert shares == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    with pytest.raises(ConfigError, match="finetune_warmup_steps"):
+        setup.resolve_defaults(tiny(tmp_path, finetune_warmup_steps=-1))
 
 
 def test_compiled_generators_train_like_eager_ones_through_search_and_finetuning(tmp_path):

@@ -79,6 +79,8 @@ class TrainConfig:
     finetune_init: str = "searched"  # searched: go on from the search's weights | scratch: fresh init
     # | shrink-perturb: the mean of the two
     decay_steps: int = 300  # last steps of fine-tuning with linearly decaying LR
+    finetune_warmup_steps: int = 0  # first fine-tuning steps with the compact generator's LR rising
+    # linearly: its fresh Adam moves every weight by about lr in its first steps
     search_epochs: float | None = None  # if set, overrides search_steps (epochs of the train set)
     finetune_epochs: float | None = None
     decay_epochs: float | None = None

@@ -11,3 +11,16 @@ def learning_rate(base_lr: float, phase: str, phase_step: int, phase_steps: int,
     start = max(phase_steps - decay_steps, 0)
     done = max(0, phase_step - start)
     return base_lr * (1.0 - done / float(decay_steps + 1))
+
+
+def warmup_factor(phase: str, phase_step: int, warmup_steps: int) -> float:
+    """Share of the LR for the compact generator at step `phase_step` (0-based) of fine-tuning.
+
+    The hand-over gives the compact generator a fresh Adam, whose first steps move every weight by
+    about lr at once (the step is g/|g| before the second moment settles) wherever the search left
+    it; a linear ramp, 1/(W+1) to 1 over W steps, lets the moments settle first (Liu et al., 2020:
+    RAdam's analysis of why warm-up helps Adam). 1 outside fine-tuning.
+    """
+    if phase != "finetune" or warmup_steps <= 0 or phase_step >= warmup_steps:
+        return 1.0
+    return (phase_step + 1) / float(warmup_steps + 1)

@@ -28,7 +28,7 @@ from coronet.gan.distributed import DistContext
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
-from coronet.gan.schedule import learning_rate
+from coronet.gan.schedule import learning_rate, warmup_factor
 from coronet.models import save_generator
 from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
 
@@ -178,9 +178,10 @@ class Trainer:
     def _train_step(self, batch: dict) -> dict[str, float]:
         batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         lr = self._lr()
-        for opt in (self.opt_G, self.opt_D):
+        warmup = warmup_factor(self.phase, self.phase_step, self.cfg.train.finetune_warmup_steps)
+        for opt, share in ((self.opt_G, warmup), (self.opt_D, 1.0)):  # D keeps its Adam: no warm-up
             for group in opt.param_groups:
-                group["lr"] = lr * group.get("lr_scale", 1.0)
+                group["lr"] = lr * share * group.get("lr_scale", 1.0)
         obj = self.objective
         fakes = obj.forward(batch)
         if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
@@ -192,7 +193,7 @@ class Trainer:
         if self.phase == "search":
             for ctl in self.controllers.values():
                 ctl.step(lr)
-        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
+        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr, "lr/G": lr * warmup}
 
     def _train_step_or_explain(self, batch: dict) -> dict[str, float]:
         """A training step whose torch.compile failure (no C compiler, no Triton, ...) is one message
