@@ -25,6 +25,14 @@ training through the hypernetwork does (a fine-tune step then costs a search ste
         --finetune-steps 1200 --seed 1 --threads 1 \
         --against benchmarks/results/baselines_edges2shoes_long_seed1.json
 
+--uniform-lr-scale X is a control of the baseline, not a coronet variant: it retrains the uniform
+rows (same widths, steps and seed) with the generators' learning rate times X, the discriminators'
+unchanged. At DHP's step a generated kernel moves about 6x as far per step as a plain convolution's
+weights (kernel_step.py), so it asks whether coronet's lead at the short length is that larger step:
+
+    python benchmarks/variant.py edges2shoes --uniform-lr-scale 5 --seed 1 --threads 1 \
+        --against benchmarks/results/baselines_edges2shoes_seed1.json
+
 Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
 schedule named where it is not the benchmark's default (--out to choose).
 """
@@ -54,7 +62,8 @@ def variant_name(args) -> str:
              f"gamma{args.gamma:g}" if args.gamma is not None else "",
              f"warmup{args.finetune_warmup}" if args.finetune_warmup else "",
              "from-dense" if args.from_dense else "",
-             "hypernet-ft" if args.hypernet_finetune else ""]
+             "hypernet-ft" if args.hypernet_finetune else "",
+             f"uniform-lr{args.uniform_lr_scale:g}" if args.uniform_lr_scale else ""]
     return "-".join(p for p in parts if p) or "default"
 
 
@@ -97,6 +106,28 @@ class HypernetFinetune(Trainer):
         return summary
 
 
+def scaled_generator_lr(scale: float) -> type[Trainer]:
+    """A Trainer whose generators learn at `scale` x the run's learning rate (discriminators at 1x)."""
+
+    class ScaledGeneratorLR(Trainer):
+        def _generator_optimizer(self) -> torch.optim.Optimizer:
+            opt = super()._generator_optimizer()
+            for group in opt.param_groups:
+                group["lr_scale"] = group.get("lr_scale", 1.0) * scale
+            return opt
+
+    return ScaledGeneratorLR
+
+
+def uniform_row(args, ratio: float, theirs: list[dict]) -> tuple[Trainer, float]:
+    """The reference's uniform row retrained (its widths, steps and seed) at the scaled generator lr."""
+    ref = next(r for r in theirs if r["row"] == f"uniform@{ratio}")
+    cfg = B.config(args, steps=ref["steps"])
+    generators = B.fresh_generators(args, cfg, B.uniform_row_widths(cfg, ratio))
+    return B.train(cfg, compress=False, generators=generators,
+                   trainer_class=scaled_generator_lr(args.uniform_lr_scale))
+
+
 def from_dense_config(args, ratio: float, at: argparse.Namespace, theirs: list[dict]):
     """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
     `at`: the arguments with baselines.py's --work folder, where the dense row is."""
@@ -123,6 +154,8 @@ def main() -> None:
                        help="start from the dense row in --work with the magnitude row's steps (see above)")
         p.add_argument("--hypernet-finetune", action="store_true",
                        help="fine-tune through the hypernetwork and materialize at the end (see above)")
+        p.add_argument("--uniform-lr-scale", type=float,
+                       help="retrain the uniform rows instead, the generators' lr times this (see above)")
 
     args = B.arguments(__doc__, more=more)
     if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
@@ -130,24 +163,31 @@ def main() -> None:
                          "--from-dense or --finetune-init (drop one of them)")
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
-    if args.from_dense or args.hypernet_finetune:  # a folder of its own: the coronet@r rows of --work
-        args.work = at.work / name                   # are the default variant's
+    if args.uniform_lr_scale is not None and not (args.uniform_lr_scale > 0 and not args.from_dense
+                                                   and not args.hypernet_finetune):
+        raise SystemExit("--uniform-lr-scale must be > 0 and retrains the uniform rows only: "
+                         "drop --from-dense / --hypernet-finetune")
+    if args.from_dense or args.hypernet_finetune or args.uniform_lr_scale:  # a folder of its own:
+        args.work = at.work / name  # the rows of --work are the default variant's and the reference's
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
         else f"_s{args.search_steps}-f{args.finetune_steps}"
     results = Path(__file__).parent / "results"
     args.out = args.out or results / f"variant_{args.dataset}{schedule}_{name}{args.seed_tag}.json"
     rows = []
+    method = "uniform" if args.uniform_lr_scale else "coronet"
     for ratio in args.targets:
-        row = f"coronet@{ratio}"
+        row = f"{method}@{ratio}"
         if (r := B.saved_row(args, row)) is None:
-            if args.from_dense:
+            if args.uniform_lr_scale:
+                trainer, wall = uniform_row(args, ratio, theirs)
+            elif args.from_dense:
                 cfg, discs = from_dense_config(args, ratio, at, theirs)
                 trainer, wall = B.train(cfg, compress=True, discriminators=discs)
             else:
                 trainer, wall = B.train(B.config(args, ratio=ratio), compress=True,
                                         trainer_class=HypernetFinetune if args.hypernet_finetune else Trainer)
-            r = B.save_row(args, row, trainer, wall, {"method": "coronet", "target": ratio})
+            r = B.save_row(args, row, trainer, wall, {"method": method, "target": ratio})
         rows.append(r)
     score = B.scorer(args)
     B.quality(args, rows, score)

@@ -1,4 +1,5 @@
-"""benchmarks/variant.py --hypernet-finetune: fine-tuning through the hypernetwork, export at the end."""
+"""benchmarks/variant.py: --hypernet-finetune (fine-tuning through the hypernetwork, export at the end)
+and --uniform-lr-scale (the uniform baseline at a larger generator step)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import torch
 
 from coronet.pruning.hyperconv import HyperConv
 from test_training import tiny
-from variant import HypernetFinetune
+from variant import HypernetFinetune, scaled_generator_lr
 
 
 def test_hypernet_finetune_trains_the_hyper_model_at_fixed_widths_and_exports_what_it_computes(tmp_path):
@@ -39,3 +40,11 @@ def test_hypernet_finetune_trains_the_hyper_model_at_fixed_widths_and_exports_wh
     with torch.no_grad():
         torch.testing.assert_close(compact(x), hyper(x), atol=1e-5, rtol=0)
     assert not any(isinstance(m, HyperConv) for m in compact.modules())  # plain convolutions
+
+
+def test_scaled_generator_lr_moves_only_the_generators_by_the_scale(tmp_path):
+    cfg = tiny(tmp_path, search_steps=0, finetune_steps=2)
+    trainer = scaled_generator_lr(5.0)(cfg, tmp_path / "run", compress=False)
+    values = trainer._train_step(next(trainer._batches()))
+    assert [g["lr"] for g in trainer.opt_G.param_groups] == [5.0 * values["lr"]]
+    assert [g["lr"] for g in trainer.opt_D.param_groups] == [values["lr"]]
