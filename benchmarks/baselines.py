@@ -322,6 +322,17 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
     return p
 
 
+def coronet_options(args) -> list[str]:
+    """The coronet options that differ from the default, as name parts (work folders, variant names)."""
+    parts = [f"latent-{args.latent_init}" if args.latent_init else "",
+             args.finetune_init if args.finetune_init != "searched" else "",
+             "scale-free" if args.scale_free_output else "",
+             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
+             f"gamma{args.gamma:g}" if args.gamma is not None else "",
+             f"warmup{args.finetune_warmup}" if args.finetune_warmup else ""]
+    return [p for p in parts if p]
+
+
 def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py
     and variant.py)."""
@@ -333,13 +344,7 @@ def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
     args.search_steps = args.search_steps or spec["search"]
     args.finetune_steps = args.finetune_steps or spec["finetune"]
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
-    init = "" if args.finetune_init == "searched" else f"-{args.finetune_init}"
-    init += f"-latent-{args.latent_init}" if args.latent_init else ""
-    init += "-scale-free" if args.scale_free_output else ""
-    init += f"-hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else ""
-    init += f"-gamma{args.gamma:g}" if args.gamma is not None else ""
-    init += f"-warmup{args.finetune_warmup}" if args.finetune_warmup else ""
-    steps = f"{args.search_steps}-{args.finetune_steps}{init}"
+    steps = "-".join([f"{args.search_steps}-{args.finetune_steps}", *coronet_options(args)])
     tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
     if not args.data.is_dir():

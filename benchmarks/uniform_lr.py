@@ -18,30 +18,26 @@ is negative), and uniform at each scale minus uniform at the first.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 from pathlib import Path
 
+from baselines_seeds import paired_difference, variant_results
 from common import environment, write_result
 
 RESULTS = Path(__file__).parent / "results"
 METRICS = ("psnr", "ssim", "l1")
 
 
-def rows(dataset: str, variant: str, seed: int) -> dict[str, dict]:
-    path = RESULTS / f"variant_{dataset}_{variant}{f'_seed{seed}' if seed else ''}.json"
-    if not path.is_file():
-        raise SystemExit(f"{path} not found: run benchmarks/variant.py for seed {seed} first (see --help)")
-    return {r["row"]: r["metrics"] for r in json.loads(path.read_text())["rows"]}
+def rows(dataset: str, variant: str, seeds: list[int]) -> dict[int, dict[str, dict]]:
+    """Per seed, the metrics of each row of variant.py's result (its own rows over the reference's)."""
+    found = variant_results(dataset, variant)
+    if missing := [s for s in seeds if s not in found]:
+        raise SystemExit(f"no variant_{dataset}_{variant} result for seeds {missing} in {RESULTS}: "
+                         "run benchmarks/variant.py first (see --help)")
+    return {s: {r["row"]: r["metrics"] for r in found[s]["rows"]} for s in seeds}
 
 
 def paired(a: list[dict], b: list[dict]) -> dict:
-    out = {}
-    for m in METRICS:
-        d = [x[m] - y[m] for x, y in zip(a, b, strict=True)]
-        out[m] = {"mean": statistics.mean(d), "se": statistics.stdev(d) / len(d) ** 0.5,
-                  "negative_in": sum(v < 0 for v in d), "per_seed": d}
-    return out
+    return {m: paired_difference([x[m] - y[m] for x, y in zip(a, b, strict=True)]) for m in METRICS}
 
 
 def main() -> None:
@@ -52,8 +48,8 @@ def main() -> None:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     p.add_argument("--targets", nargs="+", default=["0.25", "0.1"])
     args = p.parse_args()
-    coronet = {s: rows(args.dataset, args.coronet, s) for s in args.seeds}
-    uniform = {x: {s: rows(args.dataset, f"uniform-lr{x}", s) for s in args.seeds} for x in args.scales}
+    coronet = rows(args.dataset, args.coronet, args.seeds)
+    uniform = {x: rows(args.dataset, f"uniform-lr{x}", args.seeds) for x in args.scales}
     result = {}
     for t in args.targets:
         c = [coronet[s][f"coronet@{t}"] for s in args.seeds]
@@ -61,8 +57,8 @@ def main() -> None:
             u = [uniform[x][s][f"uniform@{t}"] for s in args.seeds]
             result[f"coronet@{t} - uniform lr x{x}"] = diff = paired(c, u)
             print(f"{t} coronet - uniform x{x}: " + "  ".join(
-                f"{m} {v['mean']:+.4f} ± {v['se']:.4f} ({v['negative_in']}/{len(args.seeds)} < 0)"
-                for m, v in diff.items()))
+                f"{m} {v['mean']:+.4f} ± {v['stderr']:.4f} "
+                f"({sum(d < 0 for d in v['per_seed'])}/{len(args.seeds)} < 0)" for m, v in diff.items()))
             if x != args.scales[0]:
                 base = [uniform[args.scales[0]][s][f"uniform@{t}"] for s in args.seeds]
                 result[f"uniform@{t} lr x{x} - x{args.scales[0]}"] = paired(u, base)

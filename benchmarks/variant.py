@@ -55,12 +55,7 @@ MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "ba
 
 
 def variant_name(args) -> str:
-    parts = [f"latent-{args.latent_init}" if args.latent_init else "",
-             args.finetune_init if args.finetune_init != "searched" else "",
-             "scale-free" if args.scale_free_output else "",
-             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
-             f"gamma{args.gamma:g}" if args.gamma is not None else "",
-             f"warmup{args.finetune_warmup}" if args.finetune_warmup else "",
+    parts = [*B.coronet_options(args),
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else "",
              f"uniform-lr{args.uniform_lr_scale:g}" if args.uniform_lr_scale else ""]
