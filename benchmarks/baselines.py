@@ -74,6 +74,7 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.model.latent_init = args.latent_init
     cfg.model.scale_free_output = args.scale_free_output
     cfg.train.hyper_lr_scale = args.hyper_lr_scale
+    cfg.train.hyper_lr_final_scale = args.hyper_lr_final
     cfg.train.finetune_warmup_steps = args.finetune_warmup
     cfg.prune.gamma = args.gamma
     return setup.resolve_defaults(cfg)
@@ -310,6 +311,9 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
                    help="coronet rows: the image-writing conv reads its latents divided by their RMS")
     p.add_argument("--hyper-lr-scale", type=float, default=1.0,
                    help="coronet rows: the hypernetworks' learning rate as a share of the generator's")
+    p.add_argument("--hyper-lr-final", type=float,
+                   help="coronet rows: the hypernetworks' share at the search's planned landing, reached "
+                        "geometrically from --hyper-lr-scale (default: constant)")
     p.add_argument("--finetune-warmup", type=int, default=0,
                    help="coronet rows: fine-tuning steps over which the compact generator's LR ramps up")
     p.add_argument("--gamma", type=float,
@@ -327,10 +331,16 @@ def coronet_options(args) -> list[str]:
     parts = [f"latent-{args.latent_init}" if args.latent_init else "",
              args.finetune_init if args.finetune_init != "searched" else "",
              "scale-free" if args.scale_free_output else "",
-             f"hyper-lr{args.hyper_lr_scale:g}" if args.hyper_lr_scale != 1.0 else "",
+             hyper_lr_part(args.hyper_lr_scale, args.hyper_lr_final),
              f"gamma{args.gamma:g}" if args.gamma is not None else "",
              f"warmup{args.finetune_warmup}" if args.finetune_warmup else ""]
     return [p for p in parts if p]
+
+
+def hyper_lr_part(scale: float, final: float | None) -> str:
+    if final is not None:
+        return f"hyper-lr{scale:g}-to{final:g}"
+    return f"hyper-lr{scale:g}" if scale != 1.0 else ""
 
 
 def arguments(description: str = __doc__, more=None) -> argparse.Namespace:

@@ -216,6 +216,26 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
     assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
 
 
+def test_hyper_lr_schedule_falls_geometrically_to_the_planned_landing_and_holds(tmp_path):
+    cfg = tiny(tmp_path, search_steps=8, finetune_steps=2, decay_steps=0,
+               hyper_lr_scale=1.0, hyper_lr_final_scale=0.01)
+    cfg.prune.reach_fraction = 0.5  # the controller plans to land at step 4
+    trainer = Trainer(cfg, tmp_path / "run", compress=True)
+    batches = trainer._batches()
+    shares = []
+    for _ in range(6):
+        values = trainer._train_step(next(batches))
+        groups = trainer.opt_G.param_groups
+        assert [g.get("hyper", False) for g in groups] == [False, True]
+        assert groups[0]["lr"] == cfg.train.lr  # the latents and plain layers keep the full lr
+        assert groups[1]["lr"] == pytest.approx(values["lr/hyper"])
+        shares.append(values["lr/hyper"] / cfg.train.lr)
+        trainer.phase_step += 1
+    assert shares == pytest.approx([1.0, 0.1 ** 0.5, 0.1, 0.1 ** 1.5, 0.01, 0.01])
+    with pytest.raises(ConfigError, match="hyper_lr_final_scale"):
+        setup.resolve_defaults(tiny(tmp_path, hyper_lr_final_scale=0.0))
+
+
 def test_finetune_warmup_ramps_only_the_compact_generators_lr(tmp_path):
     cfg = tiny(tmp_path, search_steps=2, finetune_steps=6, decay_steps=0, finetune_warmup_steps=3)
     trainer = Trainer(cfg, tmp_path / "run", compress=True)

@@ -74,6 +74,8 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     hyper_lr_scale: float = 1.0  # the hypernetworks' lr as a share of lr (kernels move ~6x a conv's)
+    hyper_lr_final_scale: float | None = None  # if set, the share falls geometrically from
+    # hyper_lr_scale to this by the search's planned landing
     search_steps: int = 600  # the search budget (it ends earlier once the target is met)
     finetune_steps: int = 600
     finetune_init: str = "searched"  # searched: go on from the search's weights | scratch: fresh init

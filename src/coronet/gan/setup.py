@@ -63,6 +63,8 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         raise ConfigError("batch_size must be >= 1")
     if not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
+    if t.hyper_lr_final_scale is not None and not t.hyper_lr_final_scale > 0:
+        raise ConfigError(f"train.hyper_lr_final_scale must be > 0 or unset (got {t.hyper_lr_final_scale})")
     for name in ("search_steps", "finetune_steps", "decay_steps", "finetune_warmup_steps"):
         if getattr(t, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0")

@@ -28,7 +28,7 @@ from coronet.gan.distributed import DistContext
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
-from coronet.gan.schedule import learning_rate, warmup_factor
+from coronet.gan.schedule import hyper_lr_share, learning_rate, warmup_factor
 from coronet.models import save_generator
 from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
 
@@ -137,7 +137,9 @@ class Trainer:
 
     def _generator_optimizer(self) -> torch.optim.Optimizer:
         """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr."""
-        return self._adam(lr_groups(self.generators.values(), self.cfg.train.hyper_lr_scale))
+        t = self.cfg.train
+        return self._adam(lr_groups(self.generators.values(), t.hyper_lr_scale,
+                                    scheduled=t.hyper_lr_final_scale is not None))
 
     def _fixed_batch(self, dataset) -> dict[str, torch.Tensor]:
         items = [dataset[i] for i in range(min(SAMPLES, len(dataset)))]
@@ -178,10 +180,13 @@ class Trainer:
     def _train_step(self, batch: dict) -> dict[str, float]:
         batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         lr = self._lr()
-        warmup = warmup_factor(self.phase, self.phase_step, self.cfg.train.finetune_warmup_steps)
+        t = self.cfg.train
+        warmup = warmup_factor(self.phase, self.phase_step, t.finetune_warmup_steps)
+        hyper = hyper_lr_share(t.hyper_lr_scale, t.hyper_lr_final_scale, self.phase, self.phase_step,
+                               self.cfg.prune.reach_fraction * t.search_steps)
         for opt, share in ((self.opt_G, warmup), (self.opt_D, 1.0)):  # D keeps its Adam: no warm-up
             for group in opt.param_groups:
-                group["lr"] = lr * share * group.get("lr_scale", 1.0)
+                group["lr"] = lr * share * (hyper if group.get("hyper") else group.get("lr_scale", 1.0))
         obj = self.objective
         fakes = obj.forward(batch)
         if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
@@ -193,7 +198,8 @@ class Trainer:
         if self.phase == "search":
             for ctl in self.controllers.values():
                 ctl.step(lr)
-        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr, "lr/G": lr * warmup}
+        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr, "lr/G": lr * warmup,
+                **({"lr/hyper": lr * hyper} if self.phase == "search" else {})}
 
     def _train_step_or_explain(self, batch: dict) -> dict[str, float]:
         """A training step whose torch.compile failure (no C compiler, no Triton, ...) is one message

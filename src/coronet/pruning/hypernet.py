@@ -86,21 +86,23 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
                           scale_free_output=scale_free_output)
 
 
-def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0) -> list[dict]:
+def lr_groups(generators: Iterable[nn.Module], hyper_lr_scale: float = 1.0,
+              scheduled: bool = False) -> list[dict]:
     """Optimizer parameter groups for these generators, each with the `lr_scale` of its learning rate.
 
     One Adam step moves every parameter by about lr, and a generated kernel entry sums the moves of
     its m embedding weights: at 1.0 (DHP) the kernels move about 6x as far per step, relative to
     their size, as a plain convolution's weights; 0.2 matches them (benchmarks/kernel_step.py).
-    With nothing to scale it is one group, so optimizer states saved before the option still load.
+    With nothing to scale or schedule it is one group, so optimizer states saved before the option
+    still load; the hypernetworks' group is marked `hyper` for a schedule to find.
     """
     generators = list(generators)
     params = [p for g in generators for p in g.parameters()]
     hyper = {id(p) for g in generators if isinstance(g, HyperGenerator) for p in g.hypernetwork_parameters()}
-    if not hyper or hyper_lr_scale == 1.0:
+    if not hyper or (hyper_lr_scale == 1.0 and not scheduled):
         return [{"params": params, "lr_scale": 1.0}]
     return [{"params": [p for p in params if id(p) not in hyper], "lr_scale": 1.0},
-            {"params": [p for p in params if id(p) in hyper], "lr_scale": hyper_lr_scale}]
+            {"params": [p for p in params if id(p) in hyper], "lr_scale": hyper_lr_scale, "hyper": True}]
 
 
 @torch.no_grad()
