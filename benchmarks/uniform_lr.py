@@ -12,7 +12,8 @@ code enters a pair):
 
 Writes benchmarks/results/uniform_lr_<dataset>_<coronet>.json: per target and scale the paired
 difference coronet minus uniform (mean and standard error over the seeds, and in how many seeds it
-is negative), and uniform at each scale minus uniform at the first.
+is negative), and uniform at each scale minus uniform at the first. --markdown prints the table
+benchmarks/RESULTS.md shows (tests/test_readme_results.py checks it there).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from baselines_seeds import paired_difference, variant_results
+from baselines_seeds import BETTER, DIGITS, HEADINGS, paired_difference, signed, variant_results
 from common import environment, write_result
 
 RESULTS = Path(__file__).parent / "results"
@@ -40,6 +41,29 @@ def paired(a: list[dict], b: list[dict]) -> dict:
     return {m: paired_difference([x[m] - y[m] for x, y in zip(a, b, strict=True)]) for m in METRICS}
 
 
+def markdown_table(result: dict) -> list[str]:
+    """coronet minus uniform per scale and target as RESULTS.md lines: mean ± s.e., and where every
+    seed agrees, in how many coronet is ahead or behind."""
+    pairs = {k: v for k, v in result["pairs"].items() if k.startswith("coronet@")}
+    lines = ["| uniform's lr | target | " + " | ".join(HEADINGS[m] for m in METRICS) + " |",
+             "|---|---|" + "---|" * len(METRICS)]
+
+    def cell(metric: str, d: dict) -> str:
+        text = f"{signed(d['mean'], DIGITS[metric])} ± {d['stderr']:.{DIGITS[metric]}f}"
+        n, better = len(d["per_seed"]), BETTER[metric]
+        if all(better(x, 0) for x in d["per_seed"]):
+            text += f" ({n}/{n} ahead)"
+        elif all(better(0, x) for x in d["per_seed"]):
+            text += f" ({n}/{n} behind)"
+        return text
+
+    for key, per_metric in pairs.items():
+        target, scale = key.removeprefix("coronet@").split(" - uniform lr x")
+        cells = [f"×{scale}", f"{float(target):.0%}"] + [cell(m, per_metric[m]) for m in METRICS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dataset")
@@ -47,6 +71,7 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", default=["1", "2.5", "5"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     p.add_argument("--targets", nargs="+", default=["0.25", "0.1"])
+    p.add_argument("--markdown", action="store_true", help="also print the table RESULTS.md shows")
     args = p.parse_args()
     coronet = rows(args.dataset, args.coronet, args.seeds)
     uniform = {x: rows(args.dataset, f"uniform-lr{x}", args.seeds) for x in args.scales}
@@ -65,6 +90,8 @@ def main() -> None:
     out = RESULTS / f"uniform_lr_{args.dataset}_{args.coronet}.json"
     write_result(out, {"benchmark": "uniform_lr", "config": vars(args), "environment": environment(),
                        "pairs": result})
+    if args.markdown:
+        print("\n".join(markdown_table({"pairs": result})))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Typing tables of means, standard errors and p-values by hand went wrong four tim
 standard error and a p-value); these tests render each table from its committed JSON the way
 `benchmarks/baselines_seeds.py --markdown` prints it and look for it, line for line, in the README and
 in `benchmarks/RESULTS.md`, which both show it. The README's per-seed table of the photo2monet 4× runs
-is rendered and checked the same way.
+is rendered and checked the same way, and so are RESULTS.md's tables of coronet against uniform at
+several learning rates (`benchmarks/uniform_lr.py --markdown`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,28 @@ def test_readme_paired_table_is_the_committed_result(result):
     for doc in ("README.md", "benchmarks/RESULTS.md"):
         assert table in (ROOT / doc).read_text(), f"{doc}'s table differs from {result}: rerun " \
             "`python benchmarks/baselines_seeds.py ... --markdown` and paste its lines"
+
+
+@pytest.mark.parametrize("result", ["uniform_lr_edges2shoes_default.json"])
+def test_results_uniform_lr_table_is_the_committed_result(result):
+    import uniform_lr
+
+    table = "\n".join(uniform_lr.markdown_table(json.loads((RESULTS / result).read_text()))[2:])
+    assert table in (ROOT / "benchmarks" / "RESULTS.md").read_text(), f"RESULTS.md's table differs from " \
+        f"{result}: rerun `python benchmarks/uniform_lr.py ... --markdown` and paste its lines"
+
+
+def test_uniform_lr_table_marks_only_unanimous_seeds():
+    import uniform_lr
+
+    def metric(per_seed: list[float]) -> dict:
+        return {"mean": sum(per_seed) / len(per_seed), "stderr": 0.01, "per_seed": per_seed}
+    pairs = {"coronet@0.25 - uniform lr x2.5": {"psnr": metric([0.1, 0.2]), "ssim": metric([-0.01, 0.02]),
+                                                "l1": metric([0.001, 0.002])},
+             "uniform@0.25 lr x2.5 - x1": {"psnr": metric([1.0, 1.0])}}
+    lines = uniform_lr.markdown_table({"pairs": pairs})
+    assert lines[2:] == ["| ×2.5 | 25% | +0.15 ± 0.01 (2/2 ahead) | +0.005 ± 0.010 | +0.0015 ± 0.0100 "
+                         "(2/2 behind) |"]
 
 
 def _difference(mean: float, stderr: float, p: float | None) -> dict:
