@@ -153,6 +153,17 @@ def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) ->
     return {n: get_generator(cfg.model.netG, widths=w, **options) for n, w in widths.items()}
 
 
+def train_magnitude(args, dense_args, widths: dict[str, dict[str, int]],
+                    trainer_class: type[Trainer] = Trainer) -> tuple[Trainer, float]:
+    """The dense row of `dense_args.work` cut to `widths` by filter L1 norm, then fine-tuned for the
+    fine-tune steps with the dense row's discriminators going on."""
+    dense_gens = generators_of(dense_args, "dense")
+    pruned = {n: magnitude_prune(g.train(), widths[n]) for n, g in dense_gens.items()}
+    discs = torch.load(row_dir(dense_args, "dense") / "discriminators.pt", weights_only=True)
+    return train(config(args, steps=args.finetune_steps), compress=False, generators=pruned,
+                 discriminators=discs, trainer_class=trainer_class)
+
+
 def run_rows(args) -> list[dict]:
     rows = []
     for ratio in args.targets:
@@ -173,11 +184,7 @@ def run_rows(args) -> list[dict]:
         rows.append(r)
         name = f"magnitude@{ratio}"
         if (r := saved_row(args, name)) is None:
-            dense_gens = generators_of(args, "dense")
-            pruned = {n: magnitude_prune(g.train(), widths[n]) for n, g in dense_gens.items()}
-            discs = torch.load(row_dir(args, "dense") / "discriminators.pt", weights_only=True)
-            trainer, wall = train(config(args, steps=args.finetune_steps), compress=False,
-                                  generators=pruned, discriminators=discs)
+            trainer, wall = train_magnitude(args, args, widths)
             r = save_row(args, name, trainer, wall, {
                 "method": "magnitude", "target": ratio,
                 "train_wall_s_incl_dense": wall + dense["train_wall_s"]})

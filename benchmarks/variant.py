@@ -33,6 +33,14 @@ weights (kernel_step.py), so it asks whether coronet's lead at the short length 
     python benchmarks/variant.py edges2shoes --uniform-lr-scale 5 --seed 1 --threads 1 \
         --against benchmarks/results/baselines_edges2shoes_seed1.json
 
+--magnitude-lr-scale X does the same for the magnitude rows: it prunes the dense row of --work (the
+folder baselines.py trained in; retrained if missing, and checked against the reference's) and
+fine-tunes it with the generators' lr times X:
+
+    python benchmarks/variant.py edges2shoes --magnitude-lr-scale 2.5 --targets 0.25 \
+        --search-steps 1200 --finetune-steps 1200 --seed 2 --threads 1 --work /tmp/be4x_seed2 \
+        --against benchmarks/results/baselines_edges2shoes_long_seed2.json
+
 Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
 schedule named where it is not the benchmark's default (--out to choose).
 """
@@ -58,7 +66,8 @@ def variant_name(args) -> str:
     parts = [*B.coronet_options(args),
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else "",
-             f"uniform-lr{args.uniform_lr_scale:g}" if args.uniform_lr_scale else ""]
+             f"uniform-lr{args.uniform_lr_scale:g}" if args.uniform_lr_scale else "",
+             f"magnitude-lr{args.magnitude_lr_scale:g}" if args.magnitude_lr_scale else ""]
     return "-".join(p for p in parts if p) or "default"
 
 
@@ -123,15 +132,28 @@ def uniform_row(args, ratio: float, theirs: list[dict]) -> tuple[Trainer, float]
                    trainer_class=scaled_generator_lr(args.uniform_lr_scale))
 
 
-def from_dense_config(args, ratio: float, at: argparse.Namespace, theirs: list[dict]):
-    """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
-    `at`: the arguments with baselines.py's --work folder, where the dense row is."""
-    dense_work = at.work / "dense"
+def reference_dense(args, at: argparse.Namespace, theirs: list[dict]) -> None:
+    """Make sure baselines.py's --work folder (`at`) holds the reference's dense row (trained as
+    baselines.py did if it lacks one), and the one of its step count."""
     ref = next(r for r in theirs if r["row"] == "dense")
-    dense = B.dense_row(at, ref["steps"])  # trained as baselines.py did if --work lacks it
+    dense = B.dense_row(at, ref["steps"])
     if dense["steps"] != ref["steps"]:
         raise SystemExit(f"--work {at.work} holds a dense row of {dense['steps']} steps, {args.against} "
                          f"one of {ref['steps']}: pass the --work folder baselines.py trained it in")
+
+
+def magnitude_row(args, ratio: float, at: argparse.Namespace) -> tuple[Trainer, float]:
+    """The reference's magnitude row retrained from the dense row of `at.work` (its widths, steps,
+    seed and discriminators) at the scaled generator lr."""
+    cfg = B.config(args, steps=args.finetune_steps)
+    return B.train_magnitude(args, at, B.uniform_row_widths(cfg, ratio),
+                             trainer_class=scaled_generator_lr(args.magnitude_lr_scale))
+
+
+def from_dense_config(args, ratio: float, at: argparse.Namespace):
+    """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
+    `at`: the arguments with baselines.py's --work folder, where the dense row is."""
+    dense_work = at.work / "dense"
     cfg = B.config(args, ratio=ratio)
     half = args.finetune_steps // 2
     cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = half, half, half
@@ -151,6 +173,9 @@ def main() -> None:
                        help="fine-tune through the hypernetwork and materialize at the end (see above)")
         p.add_argument("--uniform-lr-scale", type=float,
                        help="retrain the uniform rows instead, the generators' lr times this (see above)")
+        p.add_argument("--magnitude-lr-scale", type=float,
+                       help="retrain the magnitude rows instead from the dense row in --work, the "
+                            "generators' lr times this (see above)")
 
     args = B.arguments(__doc__, more=more)
     if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
@@ -158,11 +183,13 @@ def main() -> None:
                          "--from-dense or --finetune-init (drop one of them)")
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
-    if args.uniform_lr_scale is not None and not (args.uniform_lr_scale > 0 and not args.from_dense
-                                                   and not args.hypernet_finetune):
-        raise SystemExit("--uniform-lr-scale must be > 0 and retrains the uniform rows only: "
-                         "drop --from-dense / --hypernet-finetune")
-    if args.from_dense or args.hypernet_finetune or args.uniform_lr_scale:  # a folder of its own:
+    controls = [(f"--{m}-lr-scale", x) for m, x in (("uniform", args.uniform_lr_scale),
+                                                     ("magnitude", args.magnitude_lr_scale)) if x is not None]
+    if controls and (len(controls) > 1 or not controls[0][1] > 0
+                     or args.from_dense or args.hypernet_finetune):
+        raise SystemExit(f"{' and '.join(c for c, _ in controls)}: one baseline control at a time, > 0, "
+                         "without --from-dense / --hypernet-finetune (it retrains baseline rows only)")
+    if args.from_dense or args.hypernet_finetune or controls:  # a folder of its own:
         args.work = at.work / name  # the rows of --work are the default variant's and the reference's
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
@@ -170,14 +197,18 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     args.out = args.out or results / f"variant_{args.dataset}{schedule}_{name}{args.seed_tag}.json"
     rows = []
-    method = "uniform" if args.uniform_lr_scale else "coronet"
+    method = "uniform" if args.uniform_lr_scale else "magnitude" if args.magnitude_lr_scale else "coronet"
+    if args.from_dense or args.magnitude_lr_scale:
+        reference_dense(args, at, theirs)
     for ratio in args.targets:
         row = f"{method}@{ratio}"
         if (r := B.saved_row(args, row)) is None:
             if args.uniform_lr_scale:
                 trainer, wall = uniform_row(args, ratio, theirs)
+            elif args.magnitude_lr_scale:
+                trainer, wall = magnitude_row(args, ratio, at)
             elif args.from_dense:
-                cfg, discs = from_dense_config(args, ratio, at, theirs)
+                cfg, discs = from_dense_config(args, ratio, at)
                 trainer, wall = B.train(cfg, compress=True, discriminators=discs)
             else:
                 trainer, wall = B.train(B.config(args, ratio=ratio), compress=True,
@@ -186,8 +217,9 @@ def main() -> None:
         rows.append(r)
     score = B.scorer(args)
     B.quality(args, rows, score)
-    if args.from_dense:  # the dense row it started from must score the reference's (CPU training is
-        # deterministic): then a retrained or reused dense row is the one magnitude pruned
+    if args.from_dense or args.magnitude_lr_scale:  # the dense row it started from must score the
+        # reference's (CPU training is deterministic): then a retrained or reused dense row is the one
+        # magnitude pruned
         ours = score(B.generators_of(at, "dense"))
         ref = next(r for r in theirs if r["row"] == "dense")["metrics"]
         check = {m: ours[m] - ref[m] for m in BETTER if m in ref}
@@ -206,7 +238,8 @@ def main() -> None:
                             "environment": environment(), "rows": rows,
                             "reference": {"file": str(args.against), "rows": theirs},
                             "differences": differences,
-                            **({"start_dense_minus_reference": check} if args.from_dense else {})})
+                            **({"start_dense_minus_reference": check}
+                               if args.from_dense or args.magnitude_lr_scale else {})})
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """benchmarks/variant.py: --hypernet-finetune (fine-tuning through the hypernetwork, export at the end)
-and --uniform-lr-scale (the uniform baseline at a larger generator step)."""
+and --uniform-lr-scale / --magnitude-lr-scale (a baseline at a larger generator step)."""
 
 from __future__ import annotations
 
@@ -48,3 +48,30 @@ def test_scaled_generator_lr_moves_only_the_generators_by_the_scale(tmp_path):
     values = trainer._train_step(next(trainer._batches()))
     assert [g["lr"] for g in trainer.opt_G.param_groups] == [5.0 * values["lr"]]
     assert [g["lr"] for g in trainer.opt_D.param_groups] == [values["lr"]]
+
+
+def test_magnitude_row_prunes_the_dense_row_of_work_and_fine_tunes_it_at_the_scaled_lr(tmp_path):
+    import argparse
+
+    import baselines as B
+    from coronet.pruning.baselines import magnitude_prune
+    from variant import magnitude_row
+
+    args = argparse.Namespace(
+        data="builtin:edges2shapes", size=32, batch=2, ngf=8, model="pix2pix", seed=0, search_steps=2,
+        finetune_steps=0, finetune_init="searched", latent_init=None, scale_free_output=False,
+        hyper_lr_scale=1.0, hyper_lr_final=None, finetune_warmup=0, gamma=None, magnitude_lr_scale=2.5,
+        work=tmp_path / "work")
+    B.dense_row(args, steps=2)
+    dense = B.generators_of(args, "dense")["G_A"]
+    widths = B.uniform_row_widths(B.config(args), 0.5)["G_A"]
+    trainer, _ = magnitude_row(args, 0.5, args)  # no fine-tune steps: the pruned start itself
+    pruned, expected = trainer.generators["G_A"], magnitude_prune(dense.train(), widths)
+    assert pruned.widths == widths
+    for (name, p), q in zip(pruned.state_dict().items(), expected.state_dict().values(), strict=True):
+        assert torch.allclose(p, q, rtol=0, atol=1e-6), name  # float rounding; a step moves ~lr = 2e-4
+    saved = torch.load(B.row_dir(args, "dense") / "discriminators.pt", weights_only=True)
+    for name, p in trainer.discriminators["D"].state_dict().items():
+        assert torch.equal(p, saved["D"][name]), name  # the dense row's discriminator goes on
+    assert [g["lr_scale"] for g in trainer.opt_G.param_groups] == [2.5]
+    assert [g.get("lr_scale", 1.0) for g in trainer.opt_D.param_groups] == [1.0]
