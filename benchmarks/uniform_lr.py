@@ -13,7 +13,8 @@ code enters a pair):
 Writes benchmarks/results/uniform_lr_<dataset>_<coronet>.json: per target and scale the paired
 difference coronet minus uniform (mean and standard error over the seeds, and in how many seeds it
 is negative), and uniform at each scale minus uniform at the first. --markdown prints the table
-benchmarks/RESULTS.md shows (tests/test_readme_results.py checks it there).
+benchmarks/RESULTS.md shows (tests/test_readme_results.py checks it there). --baseline magnitude
+pairs the magnitude rows of variant.py --magnitude-lr-scale instead (magnitude_lr_<...>.json).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def markdown_table(result: dict) -> list[str]:
     """coronet minus uniform per scale and target as RESULTS.md lines: mean ± s.e., and where every
     seed agrees, in how many coronet is ahead or behind."""
     pairs = {k: v for k, v in result["pairs"].items() if k.startswith("coronet@")}
-    lines = ["| uniform's lr | target | " + " | ".join(HEADINGS[m] for m in METRICS) + " |",
+    baseline = result.get("config", {}).get("baseline", "uniform")
+    lines = [f"| {baseline}'s lr | target | " + " | ".join(HEADINGS[m] for m in METRICS) + " |",
              "|---|---|" + "---|" * len(METRICS)]
 
     def cell(metric: str, d: dict) -> str:
@@ -58,7 +60,7 @@ def markdown_table(result: dict) -> list[str]:
         return text
 
     for key, per_metric in pairs.items():
-        target, scale = key.removeprefix("coronet@").split(" - uniform lr x")
+        target, scale = key.removeprefix("coronet@").split(f" - {baseline} lr x")
         cells = [f"×{scale}", f"{float(target):.0%}"] + [cell(m, per_metric[m]) for m in METRICS]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
@@ -71,27 +73,28 @@ def main() -> None:
     p.add_argument("--scales", nargs="+", default=["1", "2.5", "5"])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     p.add_argument("--targets", nargs="+", default=["0.25", "0.1"])
+    p.add_argument("--baseline", choices=("uniform", "magnitude"), default="uniform")
     p.add_argument("--markdown", action="store_true", help="also print the table RESULTS.md shows")
     args = p.parse_args()
-    coronet = rows(args.dataset, args.coronet, args.seeds)
-    uniform = {x: rows(args.dataset, f"uniform-lr{x}", args.seeds) for x in args.scales}
+    coronet, b = rows(args.dataset, args.coronet, args.seeds), args.baseline
+    baseline = {x: rows(args.dataset, f"{b}-lr{x}", args.seeds) for x in args.scales}
     result = {}
     for t in args.targets:
         c = [coronet[s][f"coronet@{t}"] for s in args.seeds]
         for x in args.scales:
-            u = [uniform[x][s][f"uniform@{t}"] for s in args.seeds]
-            result[f"coronet@{t} - uniform lr x{x}"] = diff = paired(c, u)
-            print(f"{t} coronet - uniform x{x}: " + "  ".join(
+            u = [baseline[x][s][f"{b}@{t}"] for s in args.seeds]
+            result[f"coronet@{t} - {b} lr x{x}"] = diff = paired(c, u)
+            print(f"{t} coronet - {b} x{x}: " + "  ".join(
                 f"{m} {v['mean']:+.4f} ± {v['stderr']:.4f} "
                 f"({sum(d < 0 for d in v['per_seed'])}/{len(args.seeds)} < 0)" for m, v in diff.items()))
             if x != args.scales[0]:
-                base = [uniform[args.scales[0]][s][f"uniform@{t}"] for s in args.seeds]
-                result[f"uniform@{t} lr x{x} - x{args.scales[0]}"] = paired(u, base)
-    out = RESULTS / f"uniform_lr_{args.dataset}_{args.coronet}.json"
-    write_result(out, {"benchmark": "uniform_lr", "config": vars(args), "environment": environment(),
+                first = [baseline[args.scales[0]][s][f"{b}@{t}"] for s in args.seeds]
+                result[f"{b}@{t} lr x{x} - x{args.scales[0]}"] = paired(u, first)
+    out = RESULTS / f"{b}_lr_{args.dataset}_{args.coronet}.json"
+    write_result(out, {"benchmark": f"{b}_lr", "config": vars(args), "environment": environment(),
                        "pairs": result})
     if args.markdown:
-        print("\n".join(markdown_table({"pairs": result})))
+        print("\n".join(markdown_table({"config": vars(args), "pairs": result})))
 
 
 if __name__ == "__main__":

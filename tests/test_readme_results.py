@@ -58,6 +58,10 @@ def test_uniform_lr_table_marks_only_unanimous_seeds():
     lines = uniform_lr.markdown_table({"pairs": pairs})
     assert lines[2:] == ["| ×2.5 | 25% | +0.15 ± 0.01 (2/2 ahead) | +0.005 ± 0.010 | +0.0015 ± 0.0100 "
                          "(2/2 behind) |"]
+    magnitude = {"config": {"baseline": "magnitude"},
+                 "pairs": {"coronet@0.1 - magnitude lr x1": pairs["coronet@0.25 - uniform lr x2.5"]}}
+    lines = uniform_lr.markdown_table(magnitude)
+    assert lines[0].startswith("| magnitude's lr | target |") and lines[2].startswith("| ×1 | 10% |")
 
 
 def _difference(mean: float, stderr: float, p: float | None) -> dict:
