@@ -133,8 +133,8 @@ def uniform_row(args, ratio: float, theirs: list[dict]) -> tuple[Trainer, float]
 
 
 def reference_dense(args, at: argparse.Namespace, theirs: list[dict]) -> None:
-    """Make sure baselines.py's --work folder (`at`) holds the reference's dense row (trained as
-    baselines.py did if it lacks one), and the one of its step count."""
+    """Make sure baselines.py's --work folder (`at`) holds a dense row of the reference's step count,
+    training it as baselines.py did if the folder lacks one; the pruned rows start from it."""
     ref = next(r for r in theirs if r["row"] == "dense")
     dense = B.dense_row(at, ref["steps"])
     if dense["steps"] != ref["steps"]:
