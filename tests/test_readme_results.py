@@ -41,7 +41,8 @@ def test_readme_paired_table_is_the_committed_result(result):
                                     "uniform_lr_edges2shoes_s1200-f1200_hyper-lr1-to0.1.json",
                                     "magnitude_lr_edges2shoes_s1200-f1200_hyper-lr0.1.json",
                                     "magnitude_lr_edges2shoes_long10_hyper-lr0.1.json",
-                                    "uniform_lr_edges2shoes_long10_hyper-lr0.1.json"])
+                                    "uniform_lr_edges2shoes_long10_hyper-lr0.1.json",
+                                    "magnitude_lr_edges2shoes_default.json"])
 def test_results_uniform_lr_table_is_the_committed_result(result):
     import uniform_lr
 
