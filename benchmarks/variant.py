@@ -66,9 +66,14 @@ def variant_name(args) -> str:
     parts = [*B.coronet_options(args),
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else "",
-             f"uniform-lr{args.uniform_lr_scale:g}" if args.uniform_lr_scale else "",
-             f"magnitude-lr{args.magnitude_lr_scale:g}" if args.magnitude_lr_scale else ""]
+             *(f"{m}-lr{x:g}" for m, x in baseline_controls(args))]
     return "-".join(p for p in parts if p) or "default"
+
+
+def baseline_controls(args) -> list[tuple[str, float]]:
+    """(baseline, lr scale) of each --uniform-lr-scale / --magnitude-lr-scale given."""
+    return [(m, x) for m, x in (("uniform", args.uniform_lr_scale), ("magnitude", args.magnitude_lr_scale))
+            if x is not None]
 
 
 def reference_rows(args) -> list[dict]:
@@ -183,11 +188,11 @@ def main() -> None:
                          "--from-dense or --finetune-init (drop one of them)")
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
-    controls = [(f"--{m}-lr-scale", x) for m, x in (("uniform", args.uniform_lr_scale),
-                                                     ("magnitude", args.magnitude_lr_scale)) if x is not None]
+    controls = baseline_controls(args)
     if controls and (len(controls) > 1 or not controls[0][1] > 0
                      or args.from_dense or args.hypernet_finetune):
-        raise SystemExit(f"{' and '.join(c for c, _ in controls)}: one baseline control at a time, > 0, "
+        raise SystemExit(f"{' and '.join(f'--{m}-lr-scale' for m, _ in controls)}: one baseline control "
+                         "at a time, > 0, "
                          "without --from-dense / --hypernet-finetune (it retrains baseline rows only)")
     if args.from_dense or args.hypernet_finetune or controls:  # a folder of its own:
         args.work = at.work / name  # the rows of --work are the default variant's and the reference's
@@ -197,7 +202,7 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     args.out = args.out or results / f"variant_{args.dataset}{schedule}_{name}{args.seed_tag}.json"
     rows = []
-    method = "uniform" if args.uniform_lr_scale else "magnitude" if args.magnitude_lr_scale else "coronet"
+    method = controls[0][0] if controls else "coronet"
     if args.from_dense or args.magnitude_lr_scale:
         reference_dense(args, at, theirs)
     for ratio in args.targets:
