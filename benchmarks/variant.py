@@ -16,6 +16,9 @@ to search and half to fine-tune, so the two prune the same model with the same t
     python benchmarks/variant.py photo2monet --from-dense --seed 4 --threads 1 --work /tmp/bp_seed4 \
         --against benchmarks/results/baselines_photo2monet_seed4.json
 
+With --latent-init norms the latents start at the dense filters' L1 norms rather than at one, so
+the search's L1 step reaches the channels magnitude pruning would cut first.
+
 --hypernet-finetune fine-tunes through the hypernetwork: at the hand-over the hyper-model goes on
 training at the searched widths (the same Adam, no L1 step, the alive masks fixed) and is
 materialized only at the end. It tells whether switching to plain weights costs the quality or the
@@ -159,12 +162,13 @@ def from_dense_config(args, ratio: float, at: argparse.Namespace):
     """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
     `at`: the arguments with baselines.py's --work folder, where the dense row is."""
     dense_work = at.work / "dense"
-    cfg = B.config(args, ratio=ratio)
+    cfg = B.config(argparse.Namespace(**{**vars(args), "latent_init": None}), ratio=ratio)
     half = args.finetune_steps // 2
     cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = half, half, half
     cfg.model.init_from = str(dense_work / "G_A.json")
     cfg.model.init_from_B = str(dense_work / "G_B.json") if args.model == "cyclegan" else None
-    cfg.model.latent_init = None  # from a checkpoint: ones, so the hypernetwork starts at the dense weights
+    # from a checkpoint: ones (the dense weights at z = 1), or the filters' norms if asked
+    cfg.model.latent_init = "norms" if args.latent_init == "norms" else None
     return cfg, torch.load(dense_work / "discriminators.pt", weights_only=True)
 
 
@@ -186,8 +190,11 @@ def main() -> None:
     if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
         raise SystemExit("--hypernet-finetune keeps the searched hyper-model: it cannot be combined with "
                          "--from-dense or --finetune-init (drop one of them)")
+    if args.latent_init == "norms" and not args.from_dense:
+        raise SystemExit("--latent-init norms reads the trained dense row's filters: add --from-dense")
     theirs = reference_rows(args)
     at, name = argparse.Namespace(**vars(args)), variant_name(args)  # `at`: baselines.py's --work
+    at.latent_init = None  # the dense row it trains or reuses has no latents
     controls = baseline_controls(args)
     if controls and (len(controls) > 1 or not controls[0][1] > 0
                      or args.from_dense or args.hypernet_finetune):

@@ -53,3 +53,8 @@ def test_latent_start_is_checked_against_the_init():
     with pytest.raises(ConfigError, match="needs model.latent_init=ones"):
         resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=normal",
                                                        "model.init_from=dense.pth"]))
+    with pytest.raises(ConfigError, match="latent_init=norms reads the filters of a trained dense"):
+        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=norms"]))
+    norms = resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=norms",
+                                                           "model.init_from=dense.pth"]))
+    assert norms.model.latent_init == "norms"

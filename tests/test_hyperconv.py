@@ -10,6 +10,7 @@ from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
 from coronet.models.layout import RGB_OUT
 from coronet.pruning import HyperConv, LatentVectors, hypernetize, materialize
+from coronet.pruning.baselines import filter_l1_norms, magnitude_prune
 
 
 def _layer(conv: nn.Module, m: int = 3) -> tuple[HyperConv, LatentVectors]:
@@ -170,3 +171,40 @@ def test_scale_free_output_exports_exactly_and_keeps_the_dense_start():
     start = hypernetize(dense, init="dense", scale_free_output=True).eval()
     with torch.no_grad():
         torch.testing.assert_close(start(x), dense(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("scale_free", [False, True])
+def test_norms_start_is_the_dense_model_and_its_first_cut_is_magnitude_pruning(scale_free):
+    # latent_init="norms" puts each channel's filter L1 norm (over its group's mean) into z and
+    # divides it back out of the kernels: the start computes the dense model, and the channels a
+    # common L1 shrink zeroes first are the ones magnitude pruning drops
+    torch.manual_seed(0)
+    dense = get_generator("resnet_9blocks", ngf=8).eval()
+    with torch.no_grad():  # a "trained" model: some filters grown, others shrunk
+        for m in dense.modules():
+            if isinstance(m, nn.ConvTranspose2d):
+                m.weight.mul_(torch.empty(1, m.weight.shape[1], 1, 1).uniform_(0.2, 3.0))
+            elif isinstance(m, nn.Conv2d):
+                m.weight.mul_(torch.empty(m.weight.shape[0], 1, 1, 1).uniform_(0.2, 3.0))
+    hyper = hypernetize(dense, init="dense", latent_init="norms", scale_free_output=scale_free).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(hyper(x), dense(x), rtol=0, atol=1e-5)
+    norms = filter_l1_norms(dense)
+    widths = {}
+    for group, norm in norms.items():
+        z = hyper.latents.vector(group).detach()
+        torch.testing.assert_close(z, (norm / norm.mean()).clamp_min(0.01))
+        assert float(z.std()) > 0.1  # not the flat start
+        threshold = torch.quantile(z, 0.4)  # the shrink that reaches 40% of the group first
+        hyper.latents.set_alive(group, z > threshold)
+        widths[group] = int((z > threshold).sum())
+    pruned, magnitude = materialize(hyper).eval(), magnitude_prune(dense, widths).eval()
+    with torch.no_grad():
+        difference = float((pruned(x) - magnitude(x)).abs().max())
+    if scale_free:  # the image conv's gate is z_in over its RMS among the *alive* inputs: cutting
+        assert difference > 1e-3  # the weak ones raises that RMS, so the image's gain changes
+    else:
+        assert difference <= 1e-5
+    with pytest.raises(ValueError, match="latent_init='norms' reads a trained dense"):
+        hypernetize(get_generator("resnet_9blocks", ngf=8), latent_init="norms")

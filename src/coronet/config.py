@@ -43,7 +43,8 @@ class ModelConfig:
     ndf: int = 64
     normD: str | None = None  # None: batch for Pix2Pix, instance for CycleGAN
     embedding_dim: int = 8
-    latent_init: str | None = None  # None: normal (DHP's draw) from scratch, ones from init_from
+    # None: normal (DHP's draw) from scratch, ones from init_from; norms: init_from's filter norms
+    latent_init: str | None = None
     scale_free_output: bool = False  # the image-writing conv ignores the common scale of its latents
     init_from: str | None = None  # a dense generator checkpoint (.pth) to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint

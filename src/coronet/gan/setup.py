@@ -54,7 +54,10 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"model.latent_init must be one of {LATENT_INITS} (got {m.latent_init!r})")
     if (m.init_from or m.init_from_B) and m.latent_init == "normal":
         raise ConfigError("model.init_from starts the hypernetwork at the dense kernels, which needs "
-                          "model.latent_init=ones (or leave it unset)")
+                          "model.latent_init=ones or norms (or leave it unset)")
+    if m.latent_init == "norms" and not m.init_from:
+        raise ConfigError("model.latent_init=norms reads the filters of a trained dense generator: "
+                          "give it with model.init_from (or use ones / normal)")
     if m.use_dropout is None:
         m.use_dropout = pix2pix and m.netG.startswith("unet")
     if m.normD is None:

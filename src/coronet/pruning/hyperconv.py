@@ -65,17 +65,20 @@ class HyperConv(nn.Module):
         object.__setattr__(self, "_latents", latents)
 
     def copy_dense_weight(self, conv: nn.Conv2d | nn.ConvTranspose2d) -> None:
-        """Set the hypernetwork so that it generates `conv`'s kernel scaled by Z = z_out z_in^T.
+        """Set the hypernetwork so that it generates exactly `conv`'s kernel at the current latents.
 
-        With B0 = B1 = B2 = 0 and W2[i,j] = w1[i,j] D[i,j]^T / |w1[i,j]|^2 the explicit layer
-        gives K[i,j] = Z[i,j] * D[i,j]; at z = 1 that is the dense kernel, and z -> 0 fades it.
+        With B0 = B1 = B2 = 0 and W2[i,j] = w1[i,j] D[i,j]^T / (|w1[i,j]|^2 Z0[i,j]) the explicit
+        layer gives K[i,j] = Z[i,j] / Z0[i,j] * D[i,j], where Z0 = z_out z_in^T now: the dense
+        kernel at the start, fading as the latents shrink. At z = 1, Z0 = 1; a start that puts the
+        channels' norms into z (latent_init="norms") divides them back out of the kernel here.
         W1 stays random so all m embedding dimensions keep receiving gradient.
         """
         with torch.no_grad():
             dense = conv.weight.detach()
             if self.transposed:
                 dense = dense.transpose(0, 1)
-            dense = dense.reshape(self.c_out, self.c_in, -1)  # (o, i, k^2)
+            z_out, z_in = self.gates()
+            dense = dense.reshape(self.c_out, self.c_in, -1) / torch.outer(z_out, z_in)[..., None]
             w1 = self.w1
             scale = w1 / w1.pow(2).sum(-1, keepdim=True)  # (o, i, m)
             self.w2.copy_(scale[..., None] * dense[:, :, None, :])
@@ -85,13 +88,18 @@ class HyperConv(nn.Module):
             if self.bias is not None:
                 self.bias.copy_(conv.bias.detach())
 
-    def kernel(self) -> torch.Tensor:
-        """Unmasked generated kernel, (c_out, c_in, k^2)."""
+    def gates(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_out, z_in) as the latent layer reads them: z_in made scale-free where asked."""
         z_out = self._latents.vector(self.spec.out_group)
         z_in, alive_in = self._latents.gate(self.spec.in_groups)
         if self.scale_free_input:
             mean_square = (z_in.square() * alive_in).sum() / alive_in.sum().clamp_min(1.0)
             z_in = z_in * torch.rsqrt(mean_square.clamp_min(1e-12))
+        return z_out, z_in
+
+    def kernel(self) -> torch.Tensor:
+        """Unmasked generated kernel, (c_out, c_in, k^2)."""
+        z_out, z_in = self.gates()
         o, i = self.c_out, self.c_in
         m, k2 = self.w2.shape[-2:]
         latent = torch.addr(self.b0, z_out, z_in)  # (o, i)

@@ -19,10 +19,11 @@ from coronet.models.base import Generator
 from coronet.models.layout import RGB_OUT, ChannelLayout
 from coronet.pruning.cost import CostModel
 from coronet.pruning.hyperconv import HyperConv
+from coronet.pruning.importance import filter_l1_norms
 from coronet.pruning.latents import LatentVectors
 
 INITS = ("scratch", "dense")
-LATENT_INITS = ("normal", "ones")
+LATENT_INITS = ("normal", "ones", "norms")
 
 
 class HyperGenerator(nn.Module):
@@ -36,14 +37,19 @@ class HyperGenerator(nn.Module):
         latent_init = latent_init or ("ones" if init == "dense" else "normal")
         if latent_init not in LATENT_INITS:
             raise ValueError(f"latent_init must be one of {LATENT_INITS}")
-        if init == "dense" and latent_init != "ones":
+        if init == "dense" and latent_init == "normal":
             raise ValueError("init='dense' generates the dense kernels at z = 1: use latent_init='ones'")
+        if latent_init == "norms" and init != "dense":
+            raise ValueError("latent_init='norms' reads a trained dense model's filters: use init='dense'")
         if generator.widths != generator.layout.dense_widths():
             raise ValueError("hypernetize a dense generator (all groups at full width)")
         self.layout: ChannelLayout = generator.layout
         self.spec = generator.spec
         self.embedding_dim = embedding_dim
-        self.latents = LatentVectors(self.layout.groups, init=latent_init)
+        flat = latent_init == "norms"  # set from the filters below
+        self.latents = LatentVectors(self.layout.groups, init="ones" if flat else latent_init)
+        if flat:
+            self._start_latents_at_filter_norms(generator)
         self.net = copy.deepcopy(generator)
         self._layers: dict[str, HyperConv] = {}
         for spec in self.layout.convs:
@@ -55,6 +61,15 @@ class HyperGenerator(nn.Module):
             parent, _, child = spec.module.rpartition(".")
             setattr(self.net.get_submodule(parent) if parent else self.net, child, layer)
             self._layers[spec.module] = layer
+
+    @torch.no_grad()
+    def _start_latents_at_filter_norms(self, generator: Generator) -> None:
+        """z = each channel's filter L1 norm over its group's mean (floored at 1% of it), so that
+        the L1 step, which shrinks every latent by the same amount, reaches the weakest channels
+        first, as magnitude pruning cuts them. copy_dense_weight divides z back out of the kernels,
+        so the start still computes the dense model."""
+        for group, norm in filter_l1_norms(generator).items():
+            self.latents.vectors[group].copy_((norm / norm.mean().clamp_min(1e-12)).clamp_min(0.01))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -78,7 +93,9 @@ def hypernetize(generator: Generator, embedding_dim: int = 8, init: str = "scrat
 
     `latent_init`: "normal" is DHP's N(0, 1) draw (the default from scratch); "ones" starts every
     channel equal, so that training rather than the draw decides which channels survive, and the
-    generated kernels start without the z_out * z_in scale pattern across rows and columns.
+    generated kernels start without the z_out * z_in scale pattern across rows and columns. From a
+    dense start all latents at one shrink alike and the search ends near uniform widths
+    (benchmarks/RESULTS.md); "norms" (dense only) starts them at the filters' L1 norms instead.
     `scale_free_output`: the image-writing conv reads its input latents divided by their RMS over
     the alive channels, so the proximal step's shrinking cannot fade the output image (hyperconv.py).
     """
