@@ -227,7 +227,7 @@ def main() -> None:
                                         trainer_class=HypernetFinetune if args.hypernet_finetune else Trainer)
             r = B.save_row(args, row, trainer, wall, {"method": method, "target": ratio})
         rows.append(r)
-    score = B.scorer(args)
+    score = B.scorer(at)  # the test set only; `at` has no dense-only latent start to refuse
     B.quality(args, rows, score)
     if args.from_dense or args.magnitude_lr_scale:  # the dense row it started from must score the
         # reference's (CPU training is deterministic): then a retrained or reused dense row is the one
