@@ -162,7 +162,7 @@ def from_dense_config(args, ratio: float, at: argparse.Namespace):
     """The magnitude row's start and step budget, coronet's pruning: search <= F/2, fine-tune F/2.
     `at`: the arguments with baselines.py's --work folder, where the dense row is."""
     dense_work = at.work / "dense"
-    cfg = B.config(argparse.Namespace(**{**vars(args), "latent_init": None}), ratio=ratio)
+    cfg = B.config(at, ratio=ratio)  # `at` has no latent start: norms needs init_from, set below
     half = args.finetune_steps // 2
     cfg.train.search_steps, cfg.train.finetune_steps, cfg.train.decay_steps = half, half, half
     cfg.model.init_from = str(dense_work / "G_A.json")

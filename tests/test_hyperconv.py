@@ -10,7 +10,8 @@ from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
 from coronet.models.layout import RGB_OUT
 from coronet.pruning import HyperConv, LatentVectors, hypernetize, materialize
-from coronet.pruning.baselines import filter_l1_norms, magnitude_prune
+from coronet.pruning.baselines import magnitude_prune
+from coronet.pruning.importance import filter_l1_norms
 
 
 def _layer(conv: nn.Module, m: int = 3) -> tuple[HyperConv, LatentVectors]:

@@ -46,9 +46,9 @@ class HyperGenerator(nn.Module):
         self.layout: ChannelLayout = generator.layout
         self.spec = generator.spec
         self.embedding_dim = embedding_dim
-        flat = latent_init == "norms"  # set from the filters below
-        self.latents = LatentVectors(self.layout.groups, init="ones" if flat else latent_init)
-        if flat:
+        from_norms = latent_init == "norms"  # ones first, then set from the filters
+        self.latents = LatentVectors(self.layout.groups, init="ones" if from_norms else latent_init)
+        if from_norms:
             self._start_latents_at_filter_norms(generator)
         self.net = copy.deepcopy(generator)
         self._layers: dict[str, HyperConv] = {}
