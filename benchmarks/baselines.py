@@ -77,7 +77,6 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
     cfg.train.hyper_lr_final_scale = args.hyper_lr_final
     cfg.train.finetune_warmup_steps = args.finetune_warmup
     cfg.prune.gamma = args.gamma
-    cfg.prune.rank_before_shrink = args.rank_before_shrink
     return setup.resolve_defaults(cfg)
 
 
@@ -327,8 +326,6 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
     p.add_argument("--gamma", type=float,
                    help="coronet rows: the L1 strength's start, which then adapts by factors (0 stays 0: "
                         "the search trains the full-width hyper-model and ends in the forced landing)")
-    p.add_argument("--rank-before-shrink", action="store_true",
-                   help="coronet rows: rank deaths by |z| before the soft threshold zeroes it")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
@@ -343,8 +340,7 @@ def coronet_options(args) -> list[str]:
              "scale-free" if args.scale_free_output else "",
              hyper_lr_part(args.hyper_lr_scale, args.hyper_lr_final),
              f"gamma{args.gamma:g}" if args.gamma is not None else "",
-             f"warmup{args.finetune_warmup}" if args.finetune_warmup else "",
-             "rank-before-shrink" if args.rank_before_shrink else ""]
+             f"warmup{args.finetune_warmup}" if args.finetune_warmup else ""]
     return [p for p in parts if p]
 
 

@@ -60,8 +60,7 @@ def test_magnitude_row_prunes_the_dense_row_of_work_and_fine_tunes_it_at_the_sca
     args = argparse.Namespace(
         data="builtin:edges2shapes", size=32, batch=2, ngf=8, model="pix2pix", seed=0, search_steps=2,
         finetune_steps=0, finetune_init="searched", latent_init=None, scale_free_output=False,
-        hyper_lr_scale=1.0, hyper_lr_final=None, finetune_warmup=0, gamma=None, rank_before_shrink=False,
-        magnitude_lr_scale=2.5,
+        hyper_lr_scale=1.0, hyper_lr_final=None, finetune_warmup=0, gamma=None, magnitude_lr_scale=2.5,
         work=tmp_path / "work")
     B.dense_row(args, steps=2)
     dense = B.generators_of(args, "dense")["G_A"]

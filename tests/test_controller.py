@@ -191,33 +191,3 @@ def test_equal_evidence_thins_every_group_evenly(ratio):
     assert budget.lower <= status.cost <= budget.limit
     shares = [status.widths[g] / hyper.latents.groups[g].size for g in hyper.latents.prunable_names()]
     assert max(shares) - min(shares) <= 0.15, shares
-
-
-@pytest.mark.parametrize("before", [False, True])
-def test_ranking_before_the_shrink_keeps_the_evidence_the_threshold_erases(before):
-    # one step whose soft threshold sets every latent to exactly 0: afterwards they are all tied;
-    # before it, one group's latents are far smaller than the rest, and within each group they differ
-    hyper = _hyper("scratch", ngf=16)
-    names = hyper.latents.prunable_names()
-    weak = names[len(names) // 2]
-    g = torch.Generator().manual_seed(0)
-    before_shrink = {}
-    with torch.no_grad():
-        for name, z in hyper.latents.vectors.items():
-            z.copy_(torch.rand(z.shape, generator=g) * (1e-4 if name == weak else 1.0) + 1e-6)
-            before_shrink[name] = z.clone()
-    cost = hyper.cost_model((32, 32))
-    budget = resolve_budget(BudgetTarget("macs", ratio=0.5), cost, 4)
-    ctl = BudgetController(hyper.latents, cost, budget, search_steps=1, lr=1.0,
-                           config=ControllerConfig(gamma=10.0, rank_before_shrink=before))
-    status = ctl.step(1.0)
-    assert status.landed and budget.lower <= status.cost <= budget.limit
-    assert all(torch.all(z == 0) for z in hyper.latents.vectors.values())  # the evidence is gone
-    if before:
-        assert status.widths[weak] == 4  # the weak group goes first, down to its floor
-        for name in names:  # and in every group the survivors are its largest latents
-            alive = hyper.latents.alive(name)
-            if 0 < int((~alive).sum()):
-                assert before_shrink[name][alive].min() >= before_shrink[name][~alive].max()
-    else:
-        assert status.widths[weak] > 4  # ties: thinned like the others

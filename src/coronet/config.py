@@ -62,7 +62,6 @@ class PruneConfig:
     reach_fraction: float = 0.75
     check_every: int = 10
     gamma: float | None = None
-    rank_before_shrink: bool = False  # rank deaths by |z| before the soft threshold zeroes them
 
 
 @dataclass

@@ -161,5 +161,4 @@ def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:
 
 def controller_config(cfg: RunConfig) -> ControllerConfig:
     p = cfg.prune
-    return ControllerConfig(p.threshold, p.min_channels, p.reach_fraction, p.check_every, p.gamma,
-                            rank_before_shrink=p.rank_before_shrink)
+    return ControllerConfig(p.threshold, p.min_channels, p.reach_fraction, p.check_every, p.gamma)

@@ -14,10 +14,9 @@ After every generator optimizer step, `BudgetController.step(lr)`:
     all alive channels.
 The rate limit matters most from a dense start, where every latent begins at 1 and would reach
 the threshold in the same step.
-With `rank_before_shrink` the ranking reads |z| as it was before this step's soft threshold. The
-threshold sets every latent below gamma * lr to exactly 0 in one step, which erases the only
-evidence the ranking has and leaves the tie rule (even thinning) to pick the widths; before the
-shrink those latents still differ. For latents above the threshold the order is the same either way.
+Ranking instead by |z| before the step's soft threshold, which keeps the order the threshold erases,
+was tried (commit fc88b40): the widths then leave uniform's, driven mostly by the MACs a channel
+saves, and the quality stays the same (benchmarks/RESULTS.md), so the simpler tie rule stays.
 DHP stops at the first check below target + tolerance and lands 1-2 points *over* the target; the
 explicit masks and the ranking make the landing exact and never over budget.
 """
@@ -44,7 +43,6 @@ class ControllerConfig:
     check_every: int = 10  # steps between adaptations of gamma
     gamma: float | None = None  # initial L1 strength; None: reach the target on time if unopposed
     gamma_factor: float = 1.2  # multiplicative adaptation per check
-    rank_before_shrink: bool = False  # rank deaths by |z| before this step's soft threshold
 
 
 @dataclass
@@ -98,8 +96,6 @@ class BudgetController:
             return self.status()
         self.step_count += 1
         widths = self.latents.widths()
-        before = ({name: z.detach().abs().clone() for name, z in self.latents.vectors.items()}
-                  if self.config.rank_before_shrink else None)
         for name, z in self.latents.vectors.items():
             alive = self.latents.alive(name)
             if widths[name] > self.config.min_channels:
@@ -108,11 +104,11 @@ class BudgetController:
                 for name, z in self.latents.vectors.items()}
         window = self.budget.limit - self.budget.lower
         floor = max(self.budget.lower, self.planned_cost(self.step_count) - window)
-        self._held_back |= self._kill(weak, floor=floor, force=False, evidence=before)
+        self._held_back |= self._kill(weak, floor=floor, force=False)
         if self._cost <= self.budget.limit:
             self.landed = True
         elif self.step_count >= self.search_steps:
-            self.land_now(evidence=before)
+            self.land_now()
         elif self.step_count % self.config.check_every == 0:
             if self._held_back:
                 self.gamma /= self.config.gamma_factor
@@ -128,18 +124,16 @@ class BudgetController:
         return self.planned_ratio(step) * self.budget.dense
 
     @torch.no_grad()
-    def land_now(self, evidence: dict[str, torch.Tensor] | None = None) -> ControllerStatus:
-        """Meet the budget now by ranking every alive channel (used at the end of the search).
-        `evidence`: |z| per group to rank by instead of the current |z|."""
+    def land_now(self) -> ControllerStatus:
+        """Meet the budget now by ranking every alive channel (used at the end of the search)."""
         if not self.landed:
             alive = {name: self.latents.alive(name).clone() for name in self.latents.vectors}
-            self._kill(alive, floor=self.budget.lower, force=True, evidence=evidence)
+            self._kill(alive, floor=self.budget.lower, force=True)
             self.landed = True
             self.forced = True
         return self.status()
 
-    def _kill(self, candidates: dict[str, torch.Tensor], floor: float, force: bool,
-              evidence: dict[str, torch.Tensor] | None = None) -> bool:
+    def _kill(self, candidates: dict[str, torch.Tensor], floor: float, force: bool) -> bool:
         """Let candidates die, lowest |z| per unit cost first, until within budget.
 
         No death may take the cost below `floor`, and near the target no death may make an exact
@@ -151,9 +145,7 @@ class BudgetController:
         # the ranking reads every group's mask and |z|: one copy to the host for all of them, since
         # each read of a GPU tensor would wait for the GPU (about 70 waits a step on ResNet-9)
         masks = _on_host(candidates)
-        source = evidence if evidence is not None else {
-            name: z.detach().abs() for name, z in self.latents.vectors.items()}
-        magnitudes = _on_host({name: source[name] for name in candidates})
+        magnitudes = _on_host({name: self.latents.vectors[name].detach().abs() for name in candidates})
         queues: dict[str, list[int]] = {}
         for name, mask in masks.items():
             idx = torch.nonzero(mask, as_tuple=False).flatten()
