@@ -28,6 +28,14 @@ training through the hypernetwork does (a fine-tune step then costs a search ste
         --finetune-steps 1200 --seed 1 --threads 1 \
         --against benchmarks/results/baselines_edges2shoes_long_seed1.json
 
+--finetune-lr-scale X is the same step for coronet: the search runs as it would (a generated
+kernel already moves ~6x as far as a plain weight), and the compact generators it hands over
+fine-tune at the generators' lr times X. It gives coronet's fine-tuning the step that made the
+baselines level with it at this length:
+
+    python benchmarks/variant.py edges2shoes --finetune-lr-scale 5 --seed 1 --threads 1 \
+        --against benchmarks/results/baselines_edges2shoes_seed1.json
+
 --uniform-lr-scale X is a control of the baseline, not a coronet variant: it retrains the uniform
 rows (same widths, steps and seed) with the generators' learning rate times X, the discriminators'
 unchanged. At DHP's step a generated kernel moves about 6x as far per step as a plain convolution's
@@ -61,6 +69,7 @@ from baselines_seeds import BETTER
 from common import environment, write_result
 from coronet.gan.trainer import Trainer
 from coronet.pruning import materialize
+from coronet.pruning.hypernet import HyperGenerator
 
 MATCH = ("dataset", "size", "ngf", "seed", "search_steps", "finetune_steps", "batch")
 
@@ -69,6 +78,7 @@ def variant_name(args) -> str:
     parts = [*B.coronet_options(args),
              "from-dense" if args.from_dense else "",
              "hypernet-ft" if args.hypernet_finetune else "",
+             f"ft-lr{args.finetune_lr_scale:g}" if args.finetune_lr_scale else "",
              *(f"{m}-lr{x:g}" for m, x in baseline_controls(args))]
     return "-".join(p for p in parts if p) or "default"
 
@@ -118,12 +128,16 @@ class HypernetFinetune(Trainer):
         return summary
 
 
-def scaled_generator_lr(scale: float) -> type[Trainer]:
-    """A Trainer whose generators learn at `scale` x the run's learning rate (discriminators at 1x)."""
+def scaled_generator_lr(scale: float, plain_only: bool = False) -> type[Trainer]:
+    """A Trainer whose generators learn at `scale` x the run's learning rate (discriminators at 1x).
+    With `plain_only` the scale waits for plain generators: coronet's search runs as it would, and
+    only the compact generators it hands over fine-tune at the larger step."""
 
     class ScaledGeneratorLR(Trainer):
         def _generator_optimizer(self) -> torch.optim.Optimizer:
             opt = super()._generator_optimizer()
+            if plain_only and any(isinstance(g, HyperGenerator) for g in self.generators.values()):
+                return opt
             for group in opt.param_groups:
                 group["lr_scale"] = group.get("lr_scale", 1.0) * scale
             return opt
@@ -180,6 +194,9 @@ def main() -> None:
                        help="start from the dense row in --work with the magnitude row's steps (see above)")
         p.add_argument("--hypernet-finetune", action="store_true",
                        help="fine-tune through the hypernetwork and materialize at the end (see above)")
+        p.add_argument("--finetune-lr-scale", type=float,
+                       help="coronet's fine-tuning (after the hand-over) at the generators' lr times "
+                            "this; the search unchanged (see above)")
         p.add_argument("--uniform-lr-scale", type=float,
                        help="retrain the uniform rows instead, the generators' lr times this (see above)")
         p.add_argument("--magnitude-lr-scale", type=float,
@@ -190,6 +207,10 @@ def main() -> None:
     if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
         raise SystemExit("--hypernet-finetune keeps the searched hyper-model: it cannot be combined with "
                          "--from-dense or --finetune-init (drop one of them)")
+    if args.finetune_lr_scale is not None and (not args.finetune_lr_scale > 0 or args.hypernet_finetune
+                                               or args.from_dense):
+        raise SystemExit("--finetune-lr-scale: > 0, for a search from scratch that hands over to plain "
+                         "weights (without --hypernet-finetune / --from-dense)")
     if args.latent_init == "norms" and not args.from_dense:
         raise SystemExit("--latent-init norms reads the trained dense row's filters: add --from-dense")
     theirs = reference_rows(args)
@@ -197,12 +218,12 @@ def main() -> None:
     at.latent_init = None  # the dense row it trains or reuses has no latents
     controls = baseline_controls(args)
     if controls and (len(controls) > 1 or not controls[0][1] > 0
-                     or args.from_dense or args.hypernet_finetune):
+                     or args.from_dense or args.hypernet_finetune or args.finetune_lr_scale):
         raise SystemExit(f"{' and '.join(f'--{m}-lr-scale' for m, _ in controls)}: one baseline control "
-                         "at a time, > 0, "
-                         "without --from-dense / --hypernet-finetune (it retrains baseline rows only)")
-    if args.from_dense or args.hypernet_finetune or controls:  # a folder of its own:
-        args.work = at.work / name  # the rows of --work are the default variant's and the reference's
+                         "at a time, > 0, without --from-dense / --hypernet-finetune / --finetune-lr-scale "
+                         "(it retrains baseline rows only)")
+    if args.from_dense or args.hypernet_finetune or args.finetune_lr_scale or controls:
+        args.work = at.work / name  # a folder of its own: --work's rows are the default's and the reference's
     spec = B.SETS[args.dataset]
     schedule = "" if (args.search_steps, args.finetune_steps) == (spec["search"], spec["finetune"]) \
         else f"_s{args.search_steps}-f{args.finetune_steps}"
@@ -223,8 +244,11 @@ def main() -> None:
                 cfg, discs = from_dense_config(args, ratio, at)
                 trainer, wall = B.train(cfg, compress=True, discriminators=discs)
             else:
+                trainer_class = HypernetFinetune if args.hypernet_finetune else Trainer
+                if args.finetune_lr_scale:
+                    trainer_class = scaled_generator_lr(args.finetune_lr_scale, plain_only=True)
                 trainer, wall = B.train(B.config(args, ratio=ratio), compress=True,
-                                        trainer_class=HypernetFinetune if args.hypernet_finetune else Trainer)
+                                        trainer_class=trainer_class)
             r = B.save_row(args, row, trainer, wall, {"method": method, "target": ratio})
         rows.append(r)
     score = B.scorer(at)  # the test set only; `at` has no dense-only latent start to refuse

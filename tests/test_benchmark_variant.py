@@ -3,8 +3,10 @@ and --uniform-lr-scale / --magnitude-lr-scale (a baseline at a larger generator 
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from coronet.gan.trainer import Trainer
 from coronet.pruning.hyperconv import HyperConv
 from test_training import tiny
 from variant import HypernetFinetune, scaled_generator_lr
@@ -75,3 +77,23 @@ def test_magnitude_row_prunes_the_dense_row_of_work_and_fine_tunes_it_at_the_sca
         assert torch.equal(p, saved["D"][name]), name  # the dense row's discriminator goes on
     assert [g["lr_scale"] for g in trainer.opt_G.param_groups] == [2.5]
     assert [g.get("lr_scale", 1.0) for g in trainer.opt_D.param_groups] == [1.0]
+
+
+def test_finetune_lr_scale_leaves_the_search_and_scales_only_the_handed_over_generators(tmp_path):
+    cfg = tiny(tmp_path, checkpoint_every=0)
+    plain = Trainer(cfg, tmp_path / "plain", compress=True)
+    scaled = scaled_generator_lr(5.0, plain_only=True)(cfg, tmp_path / "scaled", compress=True)
+    for trainer in (plain, scaled):  # the search's Adam is the default's
+        assert [g.get("lr_scale", 1.0) for g in trainer.opt_G.param_groups] == [1.0]
+    seen = {}
+
+    class Watched(type(scaled)):
+        def _train_step(self, batch):
+            values = super()._train_step(batch)
+            seen.setdefault(self.phase, []).append([g["lr"] / values["lr"] for g in self.opt_G.param_groups])
+            return values
+
+    torch.manual_seed(0)
+    Watched(cfg, tmp_path / "watched", compress=True).run()
+    assert seen["search"] and all(r == [1.0] for r in seen["search"])
+    assert seen["finetune"] and all(r == [pytest.approx(5.0)] for r in seen["finetune"])
