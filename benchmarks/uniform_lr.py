@@ -75,6 +75,8 @@ def main() -> None:
     p.add_argument("--targets", nargs="+", default=["0.25", "0.1"])
     p.add_argument("--baseline", choices=("uniform", "magnitude"), default="uniform")
     p.add_argument("--markdown", action="store_true", help="also print the table RESULTS.md shows")
+    p.add_argument("--out", help="the result file (default: results/<baseline>_lr_<dataset>_<coronet>.json), "
+                                 "so a subset of seeds or targets does not replace the full pairing")
     args = p.parse_args()
     coronet, b = rows(args.dataset, args.coronet, args.seeds), args.baseline
     baseline = {x: rows(args.dataset, f"{b}-lr{x}", args.seeds) for x in args.scales}
@@ -90,7 +92,7 @@ def main() -> None:
             if x != args.scales[0]:
                 first = [baseline[args.scales[0]][s][f"{b}@{t}"] for s in args.seeds]
                 result[f"{b}@{t} lr x{x} - x{args.scales[0]}"] = paired(u, first)
-    out = RESULTS / f"{b}_lr_{args.dataset}_{args.coronet}.json"
+    out = Path(args.out) if args.out else RESULTS / f"{b}_lr_{args.dataset}_{args.coronet}.json"
     write_result(out, {"benchmark": f"{b}_lr", "config": vars(args), "environment": environment(),
                        "pairs": result})
     if args.markdown:
