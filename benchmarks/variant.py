@@ -52,6 +52,11 @@ fine-tunes it with the generators' lr times X:
         --search-steps 1200 --finetune-steps 1200 --seed 2 --threads 1 --work /tmp/be4x_seed2 \
         --against benchmarks/results/baselines_edges2shoes_long_seed2.json
 
+--dense-lr-scale X retrains the dense row (its steps and seed) the same way. At ~600 steps the rows
+trained at the reference's lr are short of training, so the dense row at 1x understates what 4x or
+10x the MACs buys; at the step that made uniform level with coronet it shows whether this length
+can tell the budgets apart at all.
+
 Writes benchmarks/results/variant_<dataset>[_s<search>-f<finetune>]_<variant>[_seed<N>].json, the
 schedule named where it is not the benchmark's default (--out to choose).
 """
@@ -84,9 +89,9 @@ def variant_name(args) -> str:
 
 
 def baseline_controls(args) -> list[tuple[str, float]]:
-    """(baseline, lr scale) of each --uniform-lr-scale / --magnitude-lr-scale given."""
-    return [(m, x) for m, x in (("uniform", args.uniform_lr_scale), ("magnitude", args.magnitude_lr_scale))
-            if x is not None]
+    """(baseline, lr scale) of each --uniform-lr-scale / --magnitude-lr-scale / --dense-lr-scale given."""
+    return [(m, x) for m, x in (("uniform", args.uniform_lr_scale), ("magnitude", args.magnitude_lr_scale),
+                                ("dense", args.dense_lr_scale)) if x is not None]
 
 
 def reference_rows(args) -> list[dict]:
@@ -154,6 +159,13 @@ def uniform_row(args, ratio: float, theirs: list[dict]) -> tuple[Trainer, float]
                    trainer_class=scaled_generator_lr(args.uniform_lr_scale))
 
 
+def dense_row(args, theirs: list[dict]) -> tuple[Trainer, float]:
+    """The reference's dense row retrained (its steps and seed) at the scaled generator lr."""
+    ref = next(r for r in theirs if r["row"] == "dense")
+    return B.train(B.config(args, steps=ref["steps"]), compress=False,
+                   trainer_class=scaled_generator_lr(args.dense_lr_scale))
+
+
 def reference_dense(args, at: argparse.Namespace, theirs: list[dict]) -> None:
     """Make sure baselines.py's --work folder (`at`) holds a dense row of the reference's step count,
     training it as baselines.py did if the folder lacks one; the pruned rows start from it."""
@@ -202,6 +214,8 @@ def main() -> None:
         p.add_argument("--magnitude-lr-scale", type=float,
                        help="retrain the magnitude rows instead from the dense row in --work, the "
                             "generators' lr times this (see above)")
+        p.add_argument("--dense-lr-scale", type=float,
+                       help="retrain the dense row instead, the generators' lr times this (see above)")
 
     args = B.arguments(__doc__, more=more)
     if args.hypernet_finetune and (args.from_dense or args.finetune_init != "searched"):
@@ -233,10 +247,12 @@ def main() -> None:
     method = controls[0][0] if controls else "coronet"
     if args.from_dense or args.magnitude_lr_scale:
         reference_dense(args, at, theirs)
-    for ratio in args.targets:
-        row = f"{method}@{ratio}"
+    for ratio in [1.0] if args.dense_lr_scale else args.targets:  # the dense row has no target
+        row = "dense" if args.dense_lr_scale else f"{method}@{ratio}"
         if (r := B.saved_row(args, row)) is None:
-            if args.uniform_lr_scale:
+            if args.dense_lr_scale:
+                trainer, wall = dense_row(args, theirs)
+            elif args.uniform_lr_scale:
                 trainer, wall = uniform_row(args, ratio, theirs)
             elif args.magnitude_lr_scale:
                 trainer, wall = magnitude_row(args, ratio, at)

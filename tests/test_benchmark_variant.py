@@ -1,7 +1,9 @@
 """benchmarks/variant.py: --hypernet-finetune (fine-tuning through the hypernetwork, export at the end)
-and --uniform-lr-scale / --magnitude-lr-scale (a baseline at a larger generator step)."""
+and --uniform-lr-scale / --magnitude-lr-scale / --dense-lr-scale (a baseline at a larger generator step)."""
 
 from __future__ import annotations
+
+import argparse
 
 import pytest
 import torch
@@ -51,18 +53,21 @@ def test_scaled_generator_lr_moves_only_the_generators_by_the_scale(tmp_path):
     assert [g["lr"] for g in trainer.opt_D.param_groups] == [values["lr"]]
 
 
-def test_magnitude_row_prunes_the_dense_row_of_work_and_fine_tunes_it_at_the_scaled_lr(tmp_path):
-    import argparse
+def _arguments(tmp_path, **control: float) -> argparse.Namespace:
+    """benchmarks/variant.py's arguments for a tiny Pix2Pix run, with one baseline control."""
+    return argparse.Namespace(
+        data="builtin:edges2shapes", size=32, batch=2, ngf=8, model="pix2pix", seed=0, search_steps=2,
+        finetune_steps=0, finetune_init="searched", latent_init=None, scale_free_output=False,
+        hyper_lr_scale=1.0, hyper_lr_final=None, finetune_warmup=0, gamma=None, work=tmp_path / "work",
+        **control)
 
+
+def test_magnitude_row_prunes_the_dense_row_of_work_and_fine_tunes_it_at_the_scaled_lr(tmp_path):
     import baselines as B
     from coronet.pruning.baselines import magnitude_prune
     from variant import magnitude_row
 
-    args = argparse.Namespace(
-        data="builtin:edges2shapes", size=32, batch=2, ngf=8, model="pix2pix", seed=0, search_steps=2,
-        finetune_steps=0, finetune_init="searched", latent_init=None, scale_free_output=False,
-        hyper_lr_scale=1.0, hyper_lr_final=None, finetune_warmup=0, gamma=None, magnitude_lr_scale=2.5,
-        work=tmp_path / "work")
+    args = _arguments(tmp_path, magnitude_lr_scale=2.5)
     B.dense_row(args, steps=2)
     dense = B.generators_of(args, "dense")["G_A"]
     widths = B.uniform_row_widths(B.config(args), 0.5)["G_A"]
@@ -92,3 +97,16 @@ def test_finetune_lr_scale_leaves_the_search_and_scales_only_the_handed_over_gen
     Watched(cfg, tmp_path / "watched", compress=True).run()
     assert seen["search"] and all(r == [1.0] for r in seen["search"])
     assert seen["finetune"] and all(r == [pytest.approx(5.0)] for r in seen["finetune"])
+
+
+def test_dense_row_retrains_the_references_dense_row_at_its_steps_and_the_scaled_lr(tmp_path):
+    from variant import dense_row
+
+    args = _arguments(tmp_path, dense_lr_scale=5.0)
+    theirs = [{"row": "uniform@0.5", "steps": 7}, {"row": "dense", "steps": 3}]
+    trainer, _ = dense_row(args, theirs)
+    g = trainer.generators["G_A"]
+    assert sum(trainer.steps_done.values()) == 3  # the dense row's steps, not another row's
+    assert g.widths == g.layout.dense_widths()
+    assert [g["lr_scale"] for g in trainer.opt_G.param_groups] == [5.0]
+    assert [g.get("lr_scale", 1.0) for g in trainer.opt_D.param_groups] == [1.0]
