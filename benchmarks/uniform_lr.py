@@ -60,8 +60,9 @@ def paired(a: list[dict], b: list[dict]) -> dict:
 
 
 def markdown_table(result: dict) -> list[str]:
-    """coronet minus uniform per scale and target as RESULTS.md lines: mean ± s.e., and where every
-    seed agrees, in how many coronet is ahead or behind."""
+    """The left row (coronet's, or a baseline control's) minus the baseline per scale and target as
+    RESULTS.md lines: mean ± s.e., and where every seed agrees, in how many the left row is ahead or
+    behind."""
     pairs = {m.groups(): v for k, v in result["pairs"].items() if (m := PAIR.fullmatch(k))}
     baseline = result.get("config", {}).get("baseline", "uniform")
     left = method_of(result.get("config", {}).get("coronet", "default"))
