@@ -52,7 +52,11 @@ def test_readme_paired_table_is_the_committed_result(result):
                                     "uniform_lr_edges2shoes_dense-lr5_10pct_seeds0-7.json",
                                     "dense_lr_edges2shoes_default-rerun3.json",
                                     "dense_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json",
-                                    "dense_lr_edges2shoes_default-rerun3_x1-x5_10pct_seeds0-7.json"])
+                                    "dense_lr_edges2shoes_default-rerun3_x1-x5_10pct_seeds0-7.json",
+                                    "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json",
+                                    "magnitude_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json",
+                                    "uniform_lr_edges2shoes_dense-lr5_25pct_seeds0-7.json",
+                                    "dense_lr_edges2shoes_default-rerun3_x1-x5_25pct_seeds0-7.json"])
 def test_results_uniform_lr_table_is_the_committed_result(result):
     import uniform_lr
 
