@@ -25,6 +25,13 @@ def test_horse2zebra_preset_carries_the_reference_schedule():
     assert cfg.train.search_epochs + cfg.train.finetune_epochs == 200
 
 
+def test_only_the_resnet_pix2pix_preset_takes_the_smaller_hypernetwork_step():
+    """The long-run step (README, "Four options under test") was measured on ResNet-9 Pix2Pix only."""
+    steps = {name: from_dict(load_preset(name)).train.hyper_lr_scale for name in list_presets()}
+    assert steps.pop("pix2pix-edges2shoes-r") == 0.1
+    assert set(steps.values()) == {1.0}
+
+
 def test_overrides_are_typed_and_checked(tmp_path):
     cfg = apply_overrides(RunConfig(), ["train.lr=1e-4", "data.flip=false", "prune.ratio=0.1",
                                         "model.norm=batch", "prune.absolute=none"])
