@@ -98,6 +98,11 @@ def markdown_table(result: dict) -> list[str]:
     return lines
 
 
+def row_name(method: str, target: float | str) -> str:
+    """A result row's name: 'uniform@0.25'; the dense row serves every target, so it has none."""
+    return "dense" if method == "dense" else f"{method}@{target}"
+
+
 def row_label(row: str) -> str:
     """'coronet@0.25' as the README names it: 'coronet 25%'."""
     method, _, target = row.partition("@")

@@ -28,7 +28,7 @@ import argparse
 import re
 from pathlib import Path
 
-from baselines_seeds import BETTER, DIGITS, HEADINGS, paired_difference, signed, variant_results
+from baselines_seeds import BETTER, DIGITS, HEADINGS, paired_difference, row_name, signed, variant_results
 from common import environment, write_result
 
 RESULTS = Path(__file__).parent / "results"
@@ -40,10 +40,6 @@ PAIR = re.compile(r"(\w+)@([\d.]+) - (\w+) lr x(.+)")  # "<left>@<target> - <bas
 def method_of(variant: str) -> str:
     """Whose row a variant.py result trained: a baseline control's or coronet's."""
     return m.group(1) if (m := CONTROL.match(variant)) else "coronet"
-
-
-def row_name(method: str, target: str) -> str:
-    return "dense" if method == "dense" else f"{method}@{target}"  # the dense row serves every target
 
 
 def rows(dataset: str, variant: str, seeds: list[int]) -> dict[int, dict[str, dict]]:

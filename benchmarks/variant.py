@@ -70,7 +70,7 @@ from pathlib import Path
 import torch
 
 import baselines as B
-from baselines_seeds import BETTER
+from baselines_seeds import BETTER, row_name
 from common import environment, write_result
 from coronet.gan.trainer import Trainer
 from coronet.pruning import materialize
@@ -247,8 +247,8 @@ def main() -> None:
     method = controls[0][0] if controls else "coronet"
     if args.from_dense or args.magnitude_lr_scale:
         reference_dense(args, at, theirs)
-    for ratio in [1.0] if args.dense_lr_scale else args.targets:  # the dense row has no target
-        row = "dense" if args.dense_lr_scale else f"{method}@{ratio}"
+    for ratio in [1.0] if method == "dense" else args.targets:  # the dense row has no target
+        row = row_name(method, ratio)
         if (r := B.saved_row(args, row)) is None:
             if args.dense_lr_scale:
                 trainer, wall = dense_row(args, theirs)
