@@ -71,8 +71,7 @@ def test_thinner_generators_get_the_configured_norm():
     from coronet.config import RunConfig
     from coronet.gan import setup
 
-    cfg = RunConfig()
-    cfg.model.netG, cfg.model.ngf, cfg.model.norm = "resnet_9blocks", 8, "batch"
+    cfg = RunConfig().updated({"model.netG": "resnet_9blocks", "model.ngf": 8, "model.norm": "batch"})
     dense = setup.dense_generator(cfg, "G_A")
     cost = CostModel(dense, (32, 32))
     widths = uniform_widths(cost, int(0.25 * cost.macs(dense.widths)))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
 from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
@@ -26,42 +29,59 @@ def test_horse2zebra_preset_carries_the_reference_schedule():
 
 
 def test_only_the_resnet_pix2pix_preset_takes_the_smaller_hypernetwork_step():
-    """The long-run step (README, "Four options under test") was measured on ResNet-9 Pix2Pix only."""
+    """The long-run step (docs/results.md) was measured on ResNet-9 Pix2Pix only."""
     steps = {name: from_dict(load_preset(name)).train.hyper_lr_scale for name in list_presets()}
     assert steps.pop("pix2pix-edges2shoes-r") == 0.1
     assert set(steps.values()) == {1.0}
 
 
-def test_overrides_are_typed_and_checked(tmp_path):
+def test_overrides_are_parsed_by_the_fields_declared_type(tmp_path):
     cfg = apply_overrides(RunConfig(), ["train.lr=1e-4", "data.flip=false", "prune.ratio=0.1",
-                                        "model.norm=batch", "prune.absolute=none"])
+                                        "model.norm=batch", "prune.absolute=none", "data.batch_size=2e1",
+                                        "data.preprocess=none", "model.normD=none", "name=2024"])
     assert cfg.train.lr == 1e-4 and cfg.data.flip is False and cfg.prune.ratio == 0.1
-    assert cfg.model.norm == "batch"
-    with pytest.raises(ConfigError, match="unknown config key 'train.lrr'"):
-        apply_overrides(RunConfig(), ["train.lrr=1"])
-    with pytest.raises(ConfigError, match="not a valid int"):
-        apply_overrides(RunConfig(), ["data.batch_size=1.5"])
-    with pytest.raises(ConfigError, match="KEY|section.field=value"):
-        apply_overrides(RunConfig(), ["oops"])
+    assert cfg.model.norm == "batch" and cfg.prune.absolute is None and cfg.data.batch_size == 20
+    assert cfg.data.preprocess == "none" and cfg.model.normD == "none"  # a choice, not "unset"
+    assert cfg.name == "2024"
+    assert RunConfig().data.flip is True  # a new config each time: the default is untouched
+    for item, message in [("train.lrr=1", "unknown config key 'train.lrr'"),
+                          ("data.batch_size=1.5", "data.batch_size takes an integer; '1.5' is not one"),
+                          ("train.lr=fast", "train.lr takes a number; 'fast' is not one"),
+                          ("data.flip=maybe", "data.flip takes true or false; 'maybe' is not one"),
+                          ("train.model=gan", "train.model takes one of pix2pix, cyclegan; 'gan' is not one"),
+                          ("train.seed=none", "train.seed takes an integer; 'none' is not one"),
+                          ("train=1", "train is a section"),
+                          ("oops", "section.field=value")]:
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            apply_overrides(RunConfig(), [item])
     yaml_file = tmp_path / "mine.yaml"
-    yaml_file.write_text("train:\n  model: cyclegan\n  search_steps: 7\n")
-    assert from_dict(load_preset(str(yaml_file))).train.search_steps == 7
+    yaml_file.write_text("train:\n  model: cyclegan\n  search_steps: 7\n  lr: 2e-4\n")
+    mine = from_dict(load_preset(str(yaml_file)))
+    assert mine.train.search_steps == 7 and mine.train.lr == 2e-4  # YAML reads 2e-4 as a string
     with pytest.raises(ConfigError, match="no preset"):
         load_preset("no-such-preset")
 
 
-def test_latent_start_is_checked_against_the_init():
-    from coronet.gan.setup import resolve_defaults
+def test_configs_are_frozen():
+    cfg = RunConfig()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.lr = 1.0  # type: ignore[misc]
 
-    ones = resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=ones"]))
-    assert ones.model.latent_init == "ones"
-    with pytest.raises(ConfigError, match="latent_init must be one of"):
-        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=uniform"]))
-    with pytest.raises(ConfigError, match="needs model.latent_init=ones"):
-        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=normal",
-                                                       "model.init_from=dense.pth"]))
-    with pytest.raises(ConfigError, match="latent_init=norms reads the filters of a trained dense"):
-        resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=norms"]))
-    norms = resolve_defaults(apply_overrides(RunConfig(), ["model.latent_init=norms",
-                                                           "model.init_from=dense.pth"]))
-    assert norms.model.latent_init == "norms"
+
+def test_a_saved_config_with_a_removed_option_loads_only_at_its_old_default():
+    saved = RunConfig().to_dict()
+    saved["model"]["scale_free_output"] = False
+    saved["train"]["finetune_init"] = "searched"
+    assert from_dict(saved) == RunConfig()
+    saved["train"]["finetune_init"] = "scratch"
+    with pytest.raises(ConfigError, match="train.finetune_init='scratch' is an experimental option"):
+        from_dict(saved)
+
+
+def test_the_dry_run_resolves_the_reference_defaults():
+    from coronet.cli._common import resolved
+
+    pix2pix, cyclegan = resolved(RunConfig()), resolved(RunConfig().updated({"train.model": "cyclegan"}))
+    assert (pix2pix.train.gan_mode, pix2pix.model.normD, pix2pix.model.use_dropout) == (
+        "vanilla", "batch", False)
+    assert (cyclegan.train.gan_mode, cyclegan.model.normD) == ("lsgan", "instance")

@@ -17,7 +17,7 @@ from coronet.eval import fid
 from coronet.eval.evaluate import evaluate_generator
 from coronet.eval.paired import paired_metrics
 from coronet.eval.protocol import evaluation_split
-from coronet.gan.report import write_run_outputs
+from coronet.eval.report import write_run_outputs
 from coronet.gan.trainer import Trainer
 from test_training import tiny
 
@@ -28,8 +28,7 @@ def _finished_run(tmp_path: Path, name: str, compress: bool) -> Path:
     run_dir.mkdir()
     (run_dir / "config.json").write_text(cfg.to_json())
     trainer = Trainer(cfg, run_dir, compress=compress)
-    trainer.run()
-    write_run_outputs(trainer, run_dir)
+    write_run_outputs(trainer.run(), run_dir, trainer.test_set)
     return run_dir
 
 

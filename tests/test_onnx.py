@@ -62,7 +62,7 @@ def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys)
     import json
 
     from coronet.cli.main import main
-    from coronet.gan.report import write_run_outputs
+    from coronet.eval.report import write_run_outputs
     from coronet.gan.trainer import Trainer
     from test_training import tiny
 
@@ -71,8 +71,7 @@ def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys)
     run_dir.mkdir()
     (run_dir / "config.json").write_text(cfg.to_json())
     trainer = Trainer(cfg, run_dir)
-    trainer.run()
-    write_run_outputs(trainer, run_dir)
+    write_run_outputs(trainer.run(), run_dir, trainer.test_set)
     assert main(["export", str(run_dir), "--dtype", "fp32", "int8", "--calibration-images", "8"]) == 0
     out = capsys.readouterr().out
     assert "G_A fp32" in out and "G_A int8" in out and "PSNR vs PyTorch" in out

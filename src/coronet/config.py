@@ -1,31 +1,34 @@
-"""Run configuration: typed dataclasses, YAML presets, `--set section.field=value` overrides.
+"""Run configuration: frozen typed dataclasses, YAML presets, `--set section.field=value` overrides.
 
-A run is fully described by one `RunConfig`; the resolved config is written to the run folder,
-and `coronet compress --dry-run` prints it. Presets (`coronet/presets/*.yaml`) hold the paper's
-settings; any field can be overridden on the command line.
+A run is fully described by one `RunConfig`. It is built once (preset -> YAML -> flags -> `--set`)
+and never changed in place: every change makes a new config, and every value, whether it comes from
+YAML, JSON or the command line, is converted by the type its field declares, so a wrong value is
+one error naming the field, the type and the value. `docs/usage.md` describes every field.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import types
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from coronet.errors import ConfigError
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataConfig:
-    dataroot: str = "builtin:edges2shapes"  # a folder, or builtin:NAME (no download)
-    direction: str = "AtoB"
+    dataroot: str = "builtin:edges2shapes"  # a folder, or builtin:NAME (drawn by the package)
+    direction: Literal["AtoB", "BtoA"] = "AtoB"
     load_size: int = 72
     crop_size: int = 64
-    preprocess: str = "resize_and_crop"
+    preprocess: Literal["resize_and_crop", "resize", "crop", "none"] = "resize_and_crop"
     flip: bool = True
     batch_size: int = 4
     num_workers: int = 0
@@ -33,26 +36,23 @@ class DataConfig:
     max_train_items: int | None = None  # use only the first N training samples
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     netG: str = "resnet_9blocks"
     ngf: int = 16
-    norm: str | None = None  # None: the reference default (instance for ResNet, batch for U-Net)
+    norm: Literal["instance", "batch", "none"] | None = None  # None: the reference's for netG
     use_dropout: bool | None = None  # None: the reference default (on for U-Net in Pix2Pix)
     netD: str = "basic"
     ndf: int = 64
-    normD: str | None = None  # None: batch for Pix2Pix, instance for CycleGAN
+    normD: Literal["instance", "batch", "none"] | None = None  # None: batch (Pix2Pix), instance (CycleGAN)
     embedding_dim: int = 8
-    # None: normal (DHP's draw) from scratch, ones from init_from; norms: init_from's filter norms
-    latent_init: str | None = None
-    scale_free_output: bool = False  # the image-writing conv ignores the common scale of its latents
-    init_from: str | None = None  # a dense generator checkpoint (.pth) to start from
+    init_from: str | None = None  # a dense generator checkpoint to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint
 
 
-@dataclass
+@dataclass(frozen=True)
 class PruneConfig:
-    metric: str = "macs"  # macs | params
+    metric: Literal["macs", "params"] = "macs"
     ratio: float | None = 0.25  # target share of the dense generator's cost
     absolute: float | None = None  # or an absolute MACs / params count
     ratio_B: float | None = None  # CycleGAN: target of G_B (default: same as G_A)
@@ -64,40 +64,33 @@ class PruneConfig:
     gamma: float | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    model: str = "pix2pix"  # pix2pix | cyclegan
-    gan_mode: str | None = None  # None: vanilla for Pix2Pix, lsgan for CycleGAN
+    model: Literal["pix2pix", "cyclegan"] = "pix2pix"
+    gan_mode: Literal["vanilla", "lsgan", "hinge"] | None = None  # None: vanilla (Pix2Pix), lsgan (CycleGAN)
     lambda_L1: float = 100.0
     lambda_cycle: float = 10.0
     lambda_identity: float = 0.5
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
-    hyper_lr_scale: float = 1.0  # the hypernetworks' lr as a share of lr (kernels move ~6x a conv's)
-    hyper_lr_final_scale: float | None = None  # if set, the share falls geometrically from
-    # hyper_lr_scale to this by the search's planned landing
+    hyper_lr_scale: float = 1.0  # the hypernetworks' lr as a share of lr
     search_steps: int = 600  # the search budget (it ends earlier once the target is met)
     finetune_steps: int = 600
-    finetune_init: str = "searched"  # searched: go on from the search's weights | scratch: fresh init
-    # | shrink-perturb: the mean of the two
     decay_steps: int = 300  # last steps of fine-tuning with linearly decaying LR
-    finetune_warmup_steps: int = 0  # first fine-tuning steps with the compact generator's LR rising
-    # linearly: its fresh Adam moves every weight by about lr in its first steps
-    search_epochs: float | None = None  # if set, overrides search_steps (epochs of the train set)
+    search_epochs: float | None = None  # if set, replaces search_steps (epochs of the train set)
     finetune_epochs: float | None = None
     decay_epochs: float | None = None
     seed: int = 0
     device: str = "cpu"
     deterministic: bool = True
-    compile: bool = False  # torch.compile the generators: on a GPU it fuses the hypernetworks' many
-    # small kernels (benchmarks/gpu.py, "compile"); the first step compiles, 20-60 s
+    compile: bool = False  # torch.compile the generators (pays on a GPU, not on the CPU)
     log_every: int = 20
     sample_every: int = 200
     checkpoint_every: int = 200
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     name: str | None = None
     out: str = "runs"
@@ -112,54 +105,115 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
 
+    def updated(self, changes: Mapping[str, Any]) -> RunConfig:
+        """A copy with the `section.field` keys of `changes` set, each value converted by the
+        field's declared type (strings are parsed, as `--set` gives them)."""
+        nested: dict[str, Any] = {}
+        for key, value in changes.items():
+            *sections, last = key.strip().split(".")
+            cursor = nested
+            for part in sections:
+                cursor = cursor.setdefault(part, {})
+            cursor[last] = value
+        return _merge(self, nested, "")
 
-def from_dict(data: dict[str, Any]) -> RunConfig:
-    """Build a RunConfig from nested dicts, refusing unknown keys with the valid ones listed."""
-    cfg = RunConfig()
-    _merge(cfg, data, "")
-    return cfg
+
+# Options that were measured, did not win, and were removed (docs/results.md). A saved config that
+# holds one at its old default still loads; any other value is refused with this explanation.
+RETIRED = {"model.latent_init": None, "model.scale_free_output": False,
+           "train.hyper_lr_final_scale": None, "train.finetune_init": "searched",
+           "train.finetune_warmup_steps": 0}
 
 
-def _merge(obj: Any, data: dict[str, Any], prefix: str) -> None:
+def from_dict(data: Mapping[str, Any]) -> RunConfig:
+    """Build a RunConfig from nested dicts (a preset, a run's config.json), refusing unknown keys."""
+    data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (data or {}).items()}
+    for key, default in RETIRED.items():
+        section, name = key.split(".")
+        if isinstance(data.get(section), dict) and name in data[section]:
+            value = data[section].pop(name)
+            if value != default:
+                raise ConfigError(f"{key}={value!r} is an experimental option this version of coronet "
+                                  f"no longer has (it measured no better; docs/results.md); remove it")
+    return _merge(RunConfig(), data, "")
+
+
+def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:
     hints = get_type_hints(type(obj))
-    names = {f.name for f in fields(obj)}
-    for key, value in (data or {}).items():
+    names = [f.name for f in fields(obj)]
+    changes = {}
+    for key, value in data.items():
         if key not in names:
-            raise ConfigError(f"unknown config key '{prefix}{key}'; valid: {', '.join(sorted(names))}")
+            raise ConfigError(f"unknown config key '{prefix}{key}'; valid: {', '.join(names)}")
         current = getattr(obj, key)
         if dataclasses.is_dataclass(current):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{prefix}{key} must be a mapping")
-            _merge(current, value, f"{prefix}{key}.")
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{prefix}{key} is a section: give its fields ({prefix}{key}.FIELD=...)")
+            changes[key] = _merge(current, value, f"{prefix}{key}.")
         else:
-            setattr(obj, key, _coerce(value, hints[key], f"{prefix}{key}"))
+            changes[key] = convert(value, hints[key], f"{prefix}{key}")
+    return dataclasses.replace(obj, **changes)
 
 
-def _coerce(value: Any, hint: Any, name: str) -> Any:
-    text = hint.__name__ if isinstance(hint, type) else str(hint)
-    if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-        if "None" in text:
+def convert(value: Any, hint: Any, name: str) -> Any:
+    """`value` as the type `hint` declares; a string is parsed (`--set` and some YAML give strings)."""
+    if get_origin(hint) in (Union, types.UnionType):
+        inner = next(a for a in get_args(hint) if a is not type(None))
+        literal = get_origin(inner) is Literal and value in get_args(inner)  # e.g. norm "none"
+        if value is None or (not literal and isinstance(value, str)
+                             and value.strip().lower() in ("none", "null", "")):
             return None
-        raise ConfigError(f"{name} cannot be empty")
+        return convert(value, inner, name)
+    text = value.strip() if isinstance(value, str) else value
     try:
-        if "bool" in text and not isinstance(value, bool):
-            if str(value).lower() in ("true", "1", "yes", "on"):
-                return True
-            if str(value).lower() in ("false", "0", "no", "off"):
-                return False
-            raise ValueError(value)
-        if "int" in text and "float" not in text and not isinstance(value, bool):
-            number = float(value)
-            if number != int(number):
-                raise ValueError(value)
-            return int(number)
-        if "float" in text:
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name}={value!r} is not a valid {text}") from None
-    if "str" in text and not isinstance(value, str):
-        return str(value)
-    return value
+        if get_origin(hint) is Literal:
+            if text in get_args(hint):
+                return text
+        elif hint is bool:
+            if isinstance(text, bool):
+                return text
+            words = {"true": True, "yes": True, "on": True, "1": True,
+                     "false": False, "no": False, "off": False, "0": False}
+            if isinstance(text, str) and text.lower() in words:
+                return words[text.lower()]
+        elif hint is int:
+            number = float(text) if isinstance(text, str) else text
+            if isinstance(number, (int, float)) and not isinstance(number, bool) and number == int(number):
+                return int(number)
+        elif hint is float:
+            if not isinstance(text, bool):
+                return float(text)
+        elif hint is str:
+            if isinstance(value, str):
+                return value
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return str(value)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    raise ConfigError(f"{name} takes {describe(hint)}; {value!r} is not one")
+
+
+def describe(hint: Any) -> str:
+    """A field's type as an error message says it."""
+    if get_origin(hint) in (Union, types.UnionType):
+        options = [describe(a) for a in get_args(hint) if a is not type(None)]
+        return " or ".join(options) + " or none"
+    if get_origin(hint) is Literal:
+        return "one of " + ", ".join(map(str, get_args(hint)))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a text"}.get(hint, str(hint))
+
+
+def field_names(cfg: Any = None, prefix: str = "") -> list[str]:
+    """Every settable key, `section.field`, in declaration order."""
+    cfg = cfg if cfg is not None else RunConfig()
+    out = []
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            out += field_names(value, f"{prefix}{f.name}.")
+        else:
+            out.append(f"{prefix}{f.name}")
+    return out
 
 
 def load_preset(name_or_path: str) -> dict[str, Any]:
@@ -189,16 +243,10 @@ def list_presets() -> list[str]:
 
 
 def apply_overrides(cfg: RunConfig, overrides: list[str]) -> RunConfig:
-    """Apply `section.field=value` strings (the CLI's --set)."""
+    """`cfg` with the CLI's `--set section.field=value` strings applied, in order."""
     for item in overrides:
-        if "=" not in item:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
             raise ConfigError(f"--set expects section.field=value (got {item!r})")
-        key, value = item.split("=", 1)
-        parts = key.strip().split(".")
-        nested: dict[str, Any] = {}
-        cursor = nested
-        for p in parts[:-1]:
-            cursor = cursor.setdefault(p, {})
-        cursor[parts[-1]] = yaml.safe_load(value) if value.strip() else None
-        _merge(cfg, nested, "")
+        cfg = cfg.updated({key: value})
     return cfg

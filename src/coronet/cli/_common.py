@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
-from coronet.errors import ConfigError
+from coronet.errors import ConfigError, CoronetError
 from coronet.gan.distributed import DistContext
 from coronet.models import list_generators
 
@@ -44,39 +45,46 @@ def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
 
 
 def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
+    """The run's config: preset or YAML file, then the flags, then every `--set`, in that order."""
     cfg = from_dict(load_preset(args.config)) if args.config else RunConfig()
-    flags = {
-        ("train", "model"): args.model, ("data", "dataroot"): args.dataroot,
-        ("data", "direction"): args.direction, ("model", "netG"): args.netG,
-        ("model", "ngf"): args.ngf, ("data", "load_size"): args.load_size,
-        ("data", "crop_size"): args.crop_size, ("data", "batch_size"): args.batch_size,
-        ("train", "finetune_steps"): args.finetune_steps, ("train", "device"): args.device,
-        ("train", "seed"): args.seed, ("out",): args.out, ("name",): args.name,
+    given = {
+        "train.model": args.model, "data.dataroot": args.dataroot, "data.direction": args.direction,
+        "model.netG": args.netG, "model.ngf": args.ngf, "data.load_size": args.load_size,
+        "data.crop_size": args.crop_size, "data.batch_size": args.batch_size,
+        "train.finetune_steps": args.finetune_steps, "train.device": args.device,
+        "train.seed": args.seed, "out": args.out, "name": args.name,
+        **({"train.search_steps": args.search_steps, "model.init_from": args.init_from} if compress else {}),
     }
-    if compress:
-        flags[("train", "search_steps")] = args.search_steps
-        flags[("model", "init_from")] = args.init_from
-    for path, value in flags.items():
-        if value is not None:
-            target = cfg
-            for part in path[:-1]:
-                target = getattr(target, part)
-            setattr(target, path[-1], value)
+    changes = {key: value for key, value in given.items() if value is not None}
     if compress:
         for metric, value in (("macs", args.target_macs), ("params", args.target_params)):
-            if value is not None:
-                cfg.prune.metric = metric
-                if value > 1:
-                    cfg.prune.ratio, cfg.prune.absolute = None, value
-                else:
-                    cfg.prune.ratio, cfg.prune.absolute = value, None
-    if args.finetune_steps is not None and cfg.train.decay_steps > args.finetune_steps:
-        cfg.train.decay_steps = args.finetune_steps // 2
+            if value is not None:  # a share of the dense cost up to 1, an absolute count above
+                changes |= {"prune.metric": metric, "prune.ratio": value if value <= 1 else None,
+                            "prune.absolute": value if value > 1 else None}
+        if args.search_steps is not None:  # steps given: a preset's epochs no longer apply
+            changes["train.search_epochs"] = None
     if args.finetune_steps is not None:
-        cfg.train.finetune_epochs = cfg.train.decay_epochs = None
-    if compress and args.search_steps is not None:
-        cfg.train.search_epochs = None
-    return apply_overrides(cfg, args.set)
+        changes |= {"train.finetune_epochs": None, "train.decay_epochs": None}
+        if cfg.train.decay_steps > args.finetune_steps:
+            changes["train.decay_steps"] = args.finetune_steps // 2
+    return apply_overrides(cfg.updated(changes), args.set)
+
+
+def resolved(cfg: RunConfig) -> RunConfig:
+    """The config as the run will use it: the reference's model-dependent defaults filled in and, where
+    the data can be listed, epochs turned into steps (what `--dry-run` prints)."""
+    from coronet.gan import setup
+
+    cfg = setup.resolve_defaults(cfg)
+    t = cfg.train
+    if any(e is not None for e in (t.search_epochs, t.finetune_epochs, t.decay_epochs)):
+        try:
+            train, _ = setup.make_datasets(cfg)
+        except CoronetError as exc:  # e.g. not downloaded yet: the steps stay unknown until it is
+            print(f"note: steps from epochs are computed when the data is there ({exc})", file=sys.stderr)
+            return cfg
+        cfg = setup.steps_from_epochs(cfg, setup.steps_per_epoch(len(train), cfg.data.batch_size))
+    return cfg
 
 
 def default_name(cfg: RunConfig, compress: bool) -> str:

@@ -10,10 +10,11 @@ from coronet.cli._common import (
     build_config,
     check_resume_flags,
     new_run_dir,
+    resolved,
     write_config,
 )
+from coronet.eval.report import write_run_outputs
 from coronet.gan.distributed import DistContext
-from coronet.gan.report import write_run_outputs
 from coronet.gan.trainer import Trainer
 
 DESCRIPTION = """Compress a Pix2Pix or CycleGAN generator while it trains: the search prunes
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         cfg = build_config(args, compress)
         if args.dry_run:
-            print(cfg.to_json())
+            print(resolved(cfg).to_json())
             return 0
         dist = DistContext.from_environment(cfg.train.device)
         run_dir = new_run_dir(cfg, compress, dist)
@@ -51,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
         if dist.is_main:
             write_config(trainer.cfg, run_dir)
         dist.barrier()
-    trainer.run()
+    summary = trainer.run()
     if trainer.dist.is_main:
-        report = write_run_outputs(trainer, run_dir)
+        report = write_run_outputs(summary, run_dir, trainer.test_set)
         for name, g in report["generators"].items():
             line = f"{name}: {g['compressed']['macs']:,} MACs, {g['compressed']['params']:,} params"
             if compress:

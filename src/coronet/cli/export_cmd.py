@@ -40,8 +40,7 @@ def _folder_images(folder: Path, size: int, limit: int) -> np.ndarray:
 def _run_images(run: Path, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(calibration from the training split, checks from the test split), test-time preprocessing."""
     cfg = from_dict(json.loads((run / "config.json").read_text()))
-    cfg.data.preprocess, cfg.data.flip = "resize", False
-    cfg.data.load_size = cfg.data.crop_size
+    cfg = cfg.updated({"data.preprocess": "resize", "data.flip": False, "data.load_size": cfg.data.crop_size})
     train, test = setup.make_datasets(setup.resolve_defaults(cfg))
     side = "B" if name == "G_B" else "A"
     pick = lambda ds, n: np.stack([ds[i][side].numpy() for i in range(min(n, len(ds)))])  # noqa: E731

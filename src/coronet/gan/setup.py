@@ -17,21 +17,16 @@ from coronet.config import RunConfig
 from coronet.data import TransformConfig, make_dataset
 from coronet.errors import ConfigError, DataError
 from coronet.gan.image_pool import ImagePool
-from coronet.gan.losses import GAN_MODES
 from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
 from coronet.models import (
     Generator,
     get_discriminator,
     get_generator,
+    list_generators,
     load_generator,
     load_reference_state_dict,
 )
 from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
-from coronet.pruning.hypernet import LATENT_INITS
-
-MODELS = ("pix2pix", "cyclegan")
-FINETUNE_INITS = ("searched", "scratch", "shrink-perturb")  # scratch: the searched widths, newly initialised;
-# shrink-perturb: halfway between the searched weights and that fresh init (Ash & Adams, 2020)
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -39,39 +34,24 @@ def generator_names(cfg: RunConfig) -> tuple[str, ...]:
 
 
 def resolve_defaults(cfg: RunConfig) -> RunConfig:
-    """Fill the model-dependent `None`s with the reference's choices and check the values."""
+    """`cfg` with the model-dependent `None`s filled by the reference's choices, and checked."""
     t, m = cfg.train, cfg.model
-    if t.model not in MODELS:
-        raise ConfigError(f"--model must be one of {MODELS} (got {t.model!r})")
     pix2pix = t.model == "pix2pix"
-    if t.gan_mode is None:
-        t.gan_mode = "vanilla" if pix2pix else "lsgan"
-    if t.gan_mode not in GAN_MODES:
-        raise ConfigError(f"gan_mode must be one of {GAN_MODES} (got {t.gan_mode!r})")
-    if t.finetune_init not in FINETUNE_INITS:
-        raise ConfigError(f"train.finetune_init must be one of {FINETUNE_INITS} (got {t.finetune_init!r})")
-    if m.latent_init is not None and m.latent_init not in LATENT_INITS:
-        raise ConfigError(f"model.latent_init must be one of {LATENT_INITS} (got {m.latent_init!r})")
-    if (m.init_from or m.init_from_B) and m.latent_init == "normal":
-        raise ConfigError("model.init_from starts the hypernetwork at the dense kernels, which needs "
-                          "model.latent_init=ones or norms (or leave it unset)")
-    if m.latent_init == "norms" and not m.init_from:
-        raise ConfigError("model.latent_init=norms reads the filters of a trained dense generator: "
-                          "give it with model.init_from (or use ones / normal)")
-    if m.use_dropout is None:
-        m.use_dropout = pix2pix and m.netG.startswith("unet")
-    if m.normD is None:
-        m.normD = "batch" if pix2pix else "instance"
+    if m.netG not in list_generators():
+        raise ConfigError(f"model.netG must be one of {', '.join(list_generators())} (got {m.netG!r})")
     if cfg.data.batch_size < 1:
-        raise ConfigError("batch_size must be >= 1")
+        raise ConfigError("data.batch_size must be >= 1")
     if not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
-    if t.hyper_lr_final_scale is not None and not t.hyper_lr_final_scale > 0:
-        raise ConfigError(f"train.hyper_lr_final_scale must be > 0 or unset (got {t.hyper_lr_final_scale})")
-    for name in ("search_steps", "finetune_steps", "decay_steps", "finetune_warmup_steps"):
+    for name in ("search_steps", "finetune_steps", "decay_steps"):
         if getattr(t, name) < 0:
             raise ConfigError(f"train.{name} must be >= 0")
-    return cfg
+    return cfg.updated({
+        "train.gan_mode": t.gan_mode or ("vanilla" if pix2pix else "lsgan"),
+        "model.use_dropout": m.use_dropout if m.use_dropout is not None else (
+            pix2pix and m.netG.startswith("unet")),
+        "model.normD": m.normD or ("batch" if pix2pix else "instance"),
+    })
 
 
 def transform_config(cfg: RunConfig) -> TransformConfig:
@@ -98,13 +78,18 @@ def make_datasets(cfg: RunConfig):
     return train, test
 
 
-def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> None:
-    """Turn epoch counts (if given) into steps, in place."""
+def steps_per_epoch(items: int, batch_size: int, world: int = 1) -> int:
+    """Optimiser steps in one pass over `items` training samples shared by `world` processes."""
+    return max(1, math.ceil(math.ceil(items / world) / batch_size))
+
+
+def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> RunConfig:
+    """`cfg` with its epoch counts (where given) turned into steps; the epochs stay as the record of
+    what was asked."""
     t = cfg.train
-    for unit in ("search", "finetune", "decay"):
-        epochs = getattr(t, f"{unit}_epochs")
-        if epochs is not None:
-            setattr(t, f"{unit}_steps", int(math.ceil(epochs * steps_per_epoch)))
+    return cfg.updated({f"train.{unit}_steps": int(math.ceil(getattr(t, f"{unit}_epochs") * steps_per_epoch))
+                        for unit in ("search", "finetune", "decay")
+                        if getattr(t, f"{unit}_epochs") is not None})
 
 
 def generator_options(cfg: RunConfig) -> dict:

@@ -6,11 +6,12 @@ proximal step) -> export (plain compact generators, checked against the masked h
 train (dense baseline): one phase with the same data, losses and schedule.
 Every `checkpoint_every` steps and at every phase change the whole state is checkpointed
 atomically; `Trainer.resume` continues bit-for-bit on the CPU with deterministic settings.
+Code outside the loop extends it through `Callback`s (`coronet.gan.hooks`) and reads its result
+from the `RunSummary` that `run()` returns.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,10 +26,12 @@ from coronet.errors import ConfigError
 from coronet.gan import setup
 from coronet.gan.checkpoint import LATEST, load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
+from coronet.gan.hooks import Callback
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
-from coronet.gan.schedule import hyper_lr_share, learning_rate, warmup_factor
+from coronet.gan.schedule import learning_rate
+from coronet.gan.summary import GeneratorSummary, Handover, RunSummary
 from coronet.models import save_generator
 from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
 
@@ -38,18 +41,19 @@ RESUME_SETTABLE = ("train.compile", "data.num_workers")  # how a run executes, n
 
 class Trainer:
     def __init__(self, cfg: RunConfig, run_dir: str | Path, compress: bool = True,
-                 dist: DistContext | None = None) -> None:
-        self.cfg = setup.resolve_defaults(cfg)
+                 dist: DistContext | None = None, callbacks: list[Callback] | None = None) -> None:
+        cfg = setup.resolve_defaults(cfg)
         self.run_dir = Path(run_dir)
         self.compress = compress
         self.dist = dist or DistContext()
+        self.callbacks = list(callbacks or [])
         self.device = torch.device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
         torch.use_deterministic_algorithms(cfg.train.deterministic, warn_only=True)
         self.train_set, self.test_set = setup.make_datasets(cfg)
-        per_rank = math.ceil(len(self.train_set) / self.dist.world)
-        self.steps_per_epoch = max(1, math.ceil(per_rank / cfg.data.batch_size))
-        setup.steps_from_epochs(cfg, self.steps_per_epoch)
+        self.steps_per_epoch = setup.steps_per_epoch(len(self.train_set), cfg.data.batch_size,
+                                                     self.dist.world)
+        self.cfg = cfg = setup.steps_from_epochs(cfg, self.steps_per_epoch)
         self.names = setup.generator_names(cfg)
         self.generators: dict[str, nn.Module] = {}
         self.controllers: dict[str, BudgetController] = {}
@@ -59,9 +63,7 @@ class Trainer:
             dense = setup.dense_generator(cfg, name)
             if compress:
                 hyper = hypernetize(dense, cfg.model.embedding_dim,
-                                    init="dense" if self._init_source(name) else "scratch",
-                                    latent_init=cfg.model.latent_init,
-                                    scale_free_output=cfg.model.scale_free_output)
+                                    init="dense" if self._init_source(name) else "scratch")
                 cost = hyper.cost_model(size)
                 budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
                 self.controllers[name] = BudgetController(
@@ -85,7 +87,7 @@ class Trainer:
                                          "train_s": 0.0}
         self.steps_done: dict[str, int] = {"search": 0, "finetune": 0, "train": 0}
         self.history: list[dict[str, Any]] = []
-        self.exports: dict[str, dict[str, Any]] = {}
+        self.handovers: dict[str, Handover] = {}
         self.logger: RunLogger | None = None
         self.sample_batch = self._fixed_batch(self.test_set)
 
@@ -137,9 +139,7 @@ class Trainer:
 
     def _generator_optimizer(self) -> torch.optim.Optimizer:
         """Adam over the generators; the hypernetworks' parameters at `hyper_lr_scale` x lr."""
-        t = self.cfg.train
-        return self._adam(lr_groups(self.generators.values(), t.hyper_lr_scale,
-                                    scheduled=t.hyper_lr_final_scale is not None))
+        return self._adam(lr_groups(self.generators.values(), self.cfg.train.hyper_lr_scale))
 
     def _fixed_batch(self, dataset) -> dict[str, torch.Tensor]:
         items = [dataset[i] for i in range(min(SAMPLES, len(dataset)))]
@@ -160,8 +160,8 @@ class Trainer:
         order = torch.randperm(len(self.train_set), generator=g).tolist()
         return order[self.dist.rank::self.dist.world]
 
-    def _batches(self):
-        """Endless batches; resumes at (epoch, batch_in_epoch)."""
+    def batches(self):
+        """Endless training batches; resumes at (epoch, batch_in_epoch)."""
         bs = self.cfg.data.batch_size
         while True:
             self.train_set.set_epoch(self.epoch)
@@ -177,16 +177,15 @@ class Trainer:
             self.batch_in_epoch = 0
 
     # ----------------------------------------------------------------- one step
-    def _train_step(self, batch: dict) -> dict[str, float]:
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """One optimiser step of the discriminators and the generators (and, during the search, the
+        controllers' proximal step); returns the step's scalars. `run()` calls it; benchmarks may
+        call it alone (it does not count or checkpoint the step)."""
         batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         lr = self._lr()
-        t = self.cfg.train
-        warmup = warmup_factor(self.phase, self.phase_step, t.finetune_warmup_steps)
-        hyper = hyper_lr_share(t.hyper_lr_scale, t.hyper_lr_final_scale, self.phase, self.phase_step,
-                               self.cfg.prune.reach_fraction * t.search_steps)
-        for opt, share in ((self.opt_G, warmup), (self.opt_D, 1.0)):  # D keeps its Adam: no warm-up
+        for opt in (self.opt_G, self.opt_D):
             for group in opt.param_groups:
-                group["lr"] = lr * share * (hyper if group.get("hyper") else group.get("lr_scale", 1.0))
+                group["lr"] = lr * group.get("lr_scale", 1.0)
         obj = self.objective
         fakes = obj.forward(batch)
         if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
@@ -198,14 +197,13 @@ class Trainer:
         if self.phase == "search":
             for ctl in self.controllers.values():
                 ctl.step(lr)
-        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr, "lr/G": lr * warmup,
-                **({"lr/hyper": lr * hyper} if self.phase == "search" else {})}
+        return {**{f"loss/{k}": v for k, v in {**g, **d}.items()}, "lr": lr}
 
     def _train_step_or_explain(self, batch: dict) -> dict[str, float]:
         """A training step whose torch.compile failure (no C compiler, no Triton, ...) is one message
         naming the way round it, not a traceback from deep in the compiler."""
         try:
-            return self._train_step(batch)
+            return self.train_step(batch)
         except Exception as exc:
             if not (self.cfg.train.compile and _from_torch_compile(exc)):
                 raise
@@ -224,10 +222,10 @@ class Trainer:
         return {k: float(v.detach()) for k, v in losses.items()}
 
     # ----------------------------------------------------------------- phases
-    def run(self) -> dict[str, Any]:
+    def run(self) -> RunSummary:
         """Train to the end (from wherever the state is) and return the run summary."""
         self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
-        batches = self._batches()
+        batches = self.batches()
         total = self.cfg.train.search_steps + self.cfg.train.finetune_steps if self.compress \
             else self.cfg.train.finetune_steps
         bar = tqdm(total=total, initial=self.step, desc=f"coronet {self.phase}", unit="step",
@@ -281,6 +279,8 @@ class Trainer:
             self.logger.image(self.step, "samples", self.sample_grid())
         if t.checkpoint_every and self.step % t.checkpoint_every == 0:
             self.save()
+        for callback in self.callbacks:
+            callback.on_step_end(self, values)
 
     def _enter(self, phase: str) -> None:
         self.phase, self.phase_step = phase, 0
@@ -303,46 +303,18 @@ class Trainer:
             compact.train()
             cost = self.cost_models[name]
             widths = compact.widths
-            self.exports[name] = {
-                "widths": widths, "export_max_abs_diff": diff,
-                "macs": cost.macs(widths), "params": cost.params(widths),
-                "achieved_ratio": status.ratio, "forced_landing": status.forced,
-                "search_steps": self.phase_step,
-            }
+            self.handovers[name] = Handover(
+                widths=widths, export_max_abs_diff=diff, macs=cost.macs(widths), params=cost.params(widths),
+                achieved_ratio=status.ratio, forced_landing=status.forced, search_steps=self.phase_step)
             if self.dist.is_main:
                 save_generator(compact, self.run_dir / "searched" / name)
-            if self.cfg.train.finetune_init == "scratch":
-                compact = self._fresh(compact)
-            elif self.cfg.train.finetune_init == "shrink-perturb":
-                compact = self._shrink_perturb(compact)
-            self.generators[name] = compact
+            for callback in self.callbacks:
+                compact = callback.on_handover(self, name, hyper, compact)
+            self.generators[name] = compact.to(self.device)
         self.objective = self._objective()
         self.opt_G = self._generator_optimizer()
         self.timing["export_s"] += time.perf_counter() - start
         self._enter("finetune")
-
-    def _fresh(self, compact: nn.Module) -> nn.Module:
-        """The searched widths, newly initialised: at 4x the default length on edges2shoes they train
-        to a higher PSNR from here than from the searched weights (+0.39 dB) at a cost in SSIM
-        (benchmarks/RESULTS.md). Seeded, the same on every rank, and without disturbing the run's
-        random stream."""
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.cfg.train.seed)
-            fresh = compact.spec.build(compact.widths)
-        return fresh.to(self.device).train()
-
-    @torch.no_grad()
-    def _shrink_perturb(self, compact: nn.Module, keep: float = 0.5) -> nn.Module:
-        """Every parameter to keep * searched + (1 - keep) * a fresh init of the same widths.
-
-        Ash & Adams (2020) found that warm-started networks generalise worse than fresh ones and that
-        shrinking the weights and adding init-scale noise recovers the fresh start's quality while
-        keeping what was learned; the searched hand-over shows the same gap at 4x the default length.
-        """
-        fresh = dict(self._fresh(compact).named_parameters())
-        for name, p in compact.named_parameters():
-            p.mul_(keep).add_(fresh[name], alpha=1.0 - keep)
-        return compact
 
     # ----------------------------------------------------------------- outputs
     @torch.no_grad()
@@ -363,9 +335,19 @@ class Trainer:
                                             to_uint8(self.sample_batch[tgt][i])], axis=1))
         return np.concatenate(rows, axis=0)
 
-    def summary(self) -> dict[str, Any]:
-        return {"phase": self.phase, "step": self.step, "timing": dict(self.timing),
-                "steps": dict(self.steps_done), "exports": self.exports}
+    def summary(self) -> RunSummary:
+        """Where the run stands: its generators with their costs, budgets and hand-overs."""
+        gens = {}
+        for name, g in self.generators.items():
+            cost = self.cost_models[name]
+            ctl = self.controllers.get(name)
+            dense = cost.dense_widths
+            gens[name] = GeneratorSummary(
+                generator=g, dense_macs=cost.macs(dense), dense_params=cost.params(dense),
+                budget=ctl.budget if ctl else None, handover=self.handovers.get(name))
+        return RunSummary(config=self.cfg, compress=self.compress, phase=self.phase, step=self.step,
+                          timing=dict(self.timing), steps=dict(self.steps_done), generators=gens,
+                          history=list(self.history), samples=self.sample_grid())
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -384,7 +366,7 @@ class Trainer:
             "pools": {n: p.state_dict() for n, p in self.pools.items()},
             "rng": torch.get_rng_state(), "timing": dict(self.timing),
             "steps_done": dict(self.steps_done), "history": list(self.history),
-            "exports": self.exports,
+            "exports": {n: h.to_dict() for n, h in self.handovers.items()},
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -396,22 +378,22 @@ class Trainer:
         self.dist.barrier()
 
     @classmethod
-    def resume(cls, run_dir: str | Path, dist: DistContext | None = None,
-               device: str | None = None, overrides: list[str] | None = None) -> Trainer:
+    def resume(cls, run_dir: str | Path, dist: DistContext | None = None, device: str | None = None,
+               overrides: list[str] | None = None, callbacks: list[Callback] | None = None) -> Trainer:
         """Continue a run with its saved config; `overrides` may change only RESUME_SETTABLE keys,
         which change how the run executes, not what it computes."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / LATEST)
         cfg = from_dict(state["config"])
         if device is not None:
-            cfg.train.device = device
+            cfg = cfg.updated({"train.device": device})
         for item in overrides or []:
             key = item.split("=", 1)[0].strip()
             if "=" in item and key not in RESUME_SETTABLE:  # a malformed item: apply_overrides says so
                 raise ConfigError(f"--resume continues a run with its saved config; --set {key} cannot "
                                   f"change there (only {', '.join(RESUME_SETTABLE)})")
-        apply_overrides(cfg, overrides or [])
-        trainer = cls(cfg, run_dir, compress=state["compress"], dist=dist)
+        cfg = apply_overrides(cfg, overrides or [])
+        trainer = cls(cfg, run_dir, compress=state["compress"], dist=dist, callbacks=callbacks)
         trainer.load_state_dict(state)
         return trainer
 
@@ -440,7 +422,7 @@ class Trainer:
         self.timing.update(state["timing"])
         self.steps_done.update(state["steps_done"])
         self.history = list(state["history"])
-        self.exports = dict(state["exports"])
+        self.handovers = {n: Handover.from_dict(h) for n, h in state["exports"].items()}
 
 
 def eager(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:

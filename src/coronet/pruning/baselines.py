@@ -15,7 +15,6 @@ import torch
 from coronet.models.base import Generator
 from coronet.pruning.cost import CostModel
 from coronet.pruning.hypernet import hypernetize, materialize
-from coronet.pruning.importance import filter_l1_norms
 
 
 def uniform_widths(cost: CostModel, limit: int, min_channels: int = 1,
@@ -69,3 +68,19 @@ def magnitude_prune(dense: Generator, widths: dict[str, int]) -> Generator:
     compact = materialize(hyper).train(dense.training)
     return compact
 
+
+@torch.no_grad()
+def filter_l1_norms(generator: Generator) -> dict[str, torch.Tensor]:
+    """Per prunable group, the L1 norm of the filters producing each channel, summed over every
+    convolution writing into the group (a shared trunk channel is as important as all its writers)."""
+    modules = dict(generator.named_modules())
+    norms: dict[str, torch.Tensor] = {}
+    for spec in generator.layout.convs:
+        if not generator.layout.group(spec.out_group).prunable:
+            continue
+        conv = modules[spec.module]
+        weight = conv.weight.detach().abs()
+        transposed = isinstance(conv, torch.nn.ConvTranspose2d)
+        per_channel = weight.sum(dim=(0, 2, 3)) if transposed else weight.sum(dim=(1, 2, 3))
+        norms[spec.out_group] = norms.get(spec.out_group, 0) + per_channel.float()
+    return norms

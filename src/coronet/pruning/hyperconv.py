@@ -1,24 +1,14 @@
 """Convolutions whose weights a per-layer hypernetwork generates from latent vectors.
 
-For output channel i and input channel j (DHP's three layers, method.md §2):
+For output channel i and input channel j (DHP's three layers, docs/method.md):
     latent layer     Z[i,j]   = z_out[i] * z_in[j] + B0[i,j]
     embedding layer  E[i,j,:] = Z[i,j] * W1[i,j,:] + B1[i,j,:]          (m values)
     explicit layer   K[i,j,:] = E[i,j,:] @ W2[i,j] + B2[i,j,:]          (W2[i,j] is m x k^2)
 K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so slicing the latent
 vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
 they contribute exactly zero, during search as after export. B0, B1 and B2 mean a latent at 0 still
-generates a kernel, so a channel dies while it still acts; without them channels fade out with
-their latents, but the hypernetwork trains worse (benchmarks/RESULTS.md, "Letting channels fade
-out").
-
-The image-writing layer (output group `rgb_out`) can take a scale-free input gate, z_in divided by
-its root mean square over the alive channels. Every other generated conv is followed by a
-normalisation, which cancels a common scale of its input gate, so the proximal step's shrinking of
-all latents only reorders importance there. The last conv feeds tanh directly: with the raw gate the
-same shrinking fades the output image towards grey unless the hypernetwork keeps growing to undo
-it. The scale-free gate makes it behave like every other layer: only the relative size of the
-latents matters. Its one scalar comes from the whole input gate before any slicing, so the
-compact model still gets exactly the sliced kernel.
+generates a kernel, so a channel dies while it still acts (without them the hypernetwork trained
+worse: docs/results.md).
 """
 
 from __future__ import annotations
@@ -37,12 +27,11 @@ class HyperConv(nn.Module):
     """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
 
     def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
-                 latents: LatentVectors, embedding_dim: int = 8, scale_free_input: bool = False) -> None:
+                 latents: LatentVectors, embedding_dim: int = 8) -> None:
         super().__init__()
         if conv.groups != 1:
             raise ValueError(f"{spec.module}: grouped convolutions are not supported")
         self.spec = spec
-        self.scale_free_input = scale_free_input
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
         if self.transposed:
             c_in, c_out, kh, kw = conv.weight.shape
@@ -69,9 +58,8 @@ class HyperConv(nn.Module):
 
         With B0 = B1 = B2 = 0 and W2[i,j] = w1[i,j] D[i,j]^T / (|w1[i,j]|^2 Z0[i,j]) the explicit
         layer gives K[i,j] = Z[i,j] / Z0[i,j] * D[i,j], where Z0 = z_out z_in^T now: the dense
-        kernel at the start, fading as the latents shrink. At z = 1, Z0 = 1; a start that puts the
-        channels' norms into z (latent_init="norms") divides them back out of the kernel here.
-        W1 stays random so all m embedding dimensions keep receiving gradient.
+        kernel at the start, fading as the latents shrink (at z = 1, Z0 = 1). W1 stays random so all
+        m embedding dimensions keep receiving gradient.
         """
         with torch.no_grad():
             dense = conv.weight.detach()
@@ -89,12 +77,9 @@ class HyperConv(nn.Module):
                 self.bias.copy_(conv.bias.detach())
 
     def gates(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(z_out, z_in) as the latent layer reads them: z_in made scale-free where asked."""
+        """(z_out, z_in) as the latent layer reads them."""
         z_out = self._latents.vector(self.spec.out_group)
-        z_in, alive_in = self._latents.gate(self.spec.in_groups)
-        if self.scale_free_input:
-            mean_square = (z_in.square() * alive_in).sum() / alive_in.sum().clamp_min(1.0)
-            z_in = z_in * torch.rsqrt(mean_square.clamp_min(1e-12))
+        z_in, _ = self._latents.gate(self.spec.in_groups)
         return z_out, z_in
 
     def kernel(self) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """What a finished run leaves behind: exported generators, report.json, plots and report.md.
 
-`report.json` is the contract other tools and the benchmarks read (keys documented in the
-README); `report.md` is the same for a person, with the sample grid and two plots: the cost ratio
+`report.json` is the contract other tools and the benchmarks read (keys documented in
+docs/usage.md); `report.md` is the same for a person, with the sample grid and two plots: the cost ratio
 during the search and the final width of every layer against its dense width.
 """
 
@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from coronet.eval import COUNTER, count_macs, count_params  # noqa: E402
+from coronet.gan.summary import RunSummary  # noqa: E402
 from coronet.models import save_generator  # noqa: E402
 
 
@@ -40,64 +41,63 @@ def layer_widths(generator, widths: dict[str, int]) -> dict[str, dict[str, int]]
     return out
 
 
-def evaluate_test_split(trainer, generator, limit: int = 500) -> dict[str, float]:
-    """PSNR / SSIM / L1 of the final generator on (at most `limit` images of) the test split."""
+def evaluate_test_split(test_set, generator, limit: int = 500) -> dict[str, float]:
+    """PSNR / SSIM / L1 of a generator on (at most `limit` images of) a paired test split, on the
+    generator's device."""
     from torch.utils.data import DataLoader, Subset
 
     from coronet.eval.paired import paired_metrics
 
-    test = trainer.test_set
-    subset = Subset(test, range(min(limit, len(test))))
-    return paired_metrics(generator, DataLoader(subset, batch_size=8), trainer.device)
+    subset = Subset(test_set, range(min(limit, len(test_set))))
+    device = next(generator.parameters()).device
+    return paired_metrics(generator, DataLoader(subset, batch_size=8), device)
 
 
-def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
-    """Export the final generators and write report.json, report.md, plots (rank 0)."""
-    cfg = trainer.cfg
+def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict[str, Any]:
+    """Export the final generators and write report.json, report.md and the plots (rank 0).
+    `test_set`: the paired test split that Pix2Pix runs are scored on (none for CycleGAN)."""
+    cfg = summary.config
     size = (cfg.data.crop_size, cfg.data.crop_size)
     gens: dict[str, Any] = {}
     exported: dict[str, list[str]] = {}
-    for name, g in trainer.generators.items():
-        g = g.eval()
+    for name, run_g in summary.generators.items():
+        g = run_g.generator.eval()
+        device = next(g.parameters()).device
         extra = {"input_size": cfg.data.crop_size, "direction": "BtoA" if name == "G_B" else "AtoB",
                  "model": cfg.train.model}
         weights = save_generator(g.cpu(), run_dir / name, extra=extra)
         exported[name] = [weights.name, weights.with_suffix(".json").name]
-        cost = trainer.cost_models[name]
-        dense_w = g.layout.dense_widths()
-        dense = {"macs": cost.macs(dense_w), "params": cost.params(dense_w)}
+        dense = {"macs": run_g.dense_macs, "params": run_g.dense_params}
         compressed = {"macs": count_macs(g, size), "params": count_params(g)}
         entry: dict[str, Any] = {"dense": dense, "compressed": compressed,
                                  "widths": layer_widths(g, g.widths), "group_widths": g.widths}
-        if trainer.compress:
-            export = trainer.exports[name]
+        if summary.compress:
             metric = cfg.prune.metric
             entry.update({
                 "achieved_ratio": compressed[metric] / dense[metric],
-                "target_limit": trainer.controllers[name].budget.limit,
-                "target_lower": trainer.controllers[name].budget.lower,
-                "export_max_abs_diff": export["export_max_abs_diff"],
-                "forced_landing": export["forced_landing"],
+                "target_limit": run_g.budget.limit,
+                "target_lower": run_g.budget.lower,
+                "export_max_abs_diff": run_g.handover.export_max_abs_diff,
+                "forced_landing": run_g.handover.forced_landing,
             })
-        g.to(trainer.device)
-        if name == "G_A" and cfg.train.model == "pix2pix":  # ground truth exists: paired metrics
-            entry["test_metrics"] = evaluate_test_split(trainer, g)
+        g.to(device)
+        if name == "G_A" and cfg.train.model == "pix2pix" and test_set is not None:
+            entry["test_metrics"] = evaluate_test_split(test_set, g)  # ground truth exists
         gens[name] = entry
         g.train()
-    t = trainer.timing
+    t, steps = summary.timing, summary.steps
     report = {
         "model": cfg.train.model,
         "dataset": cfg.data.dataroot,
-        "compressed": trainer.compress,
+        "compressed": summary.compress,
         "target": ({"metric": cfg.prune.metric, "ratio": cfg.prune.ratio,
                     "ratio_B": cfg.prune.ratio_B, "absolute": cfg.prune.absolute}
-                   if trainer.compress else None),
+                   if summary.compress else None),
         "generators": gens,
         "timing": {"search_s": t["search_s"], "export_s": t["export_s"],
                    "finetune_s": t["finetune_s"] + t["train_s"],
                    "total_s": sum(t.values()),
-                   "iterations": {"search": trainer.steps_done["search"],
-                                  "finetune": trainer.steps_done["finetune"] + trainer.steps_done["train"]}},
+                   "iterations": {"search": steps["search"], "finetune": steps["finetune"] + steps["train"]}},
         "exported": exported,
         "input_size": list(size),
         "counter": COUNTER,
@@ -105,25 +105,26 @@ def write_run_outputs(trainer, run_dir: Path) -> dict[str, Any]:
         "config": cfg.to_dict(),
     }
     (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    Image.fromarray(trainer.sample_grid()).save(run_dir / "samples.png")
-    if trainer.compress:
-        _plot_ratio(trainer, run_dir / "cost_ratio.png")
+    if summary.samples is not None:
+        Image.fromarray(summary.samples).save(run_dir / "samples.png")
+    if summary.compress:
+        _plot_ratio(summary, run_dir / "cost_ratio.png")
     _plot_widths(gens, run_dir / "widths.png")
-    (run_dir / "report.md").write_text(_markdown(report, trainer.compress))
+    (run_dir / "report.md").write_text(_markdown(report, summary.compress))
     return report
 
 
-def _plot_ratio(trainer, path: Path) -> None:
+def _plot_ratio(summary: RunSummary, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.2))
-    for name in trainer.names:
-        points = [(p["step"], p[name]) for p in trainer.history if name in p]
+    for name, run_g in summary.generators.items():
+        points = [(p["step"], p[name]) for p in summary.history if name in p]
         if points:
             steps, ratios = zip(*points, strict=True)
             ax.plot(steps, ratios, label=name)
-        budget = trainer.controllers[name].budget
+        budget = run_g.budget
         ax.axhspan(budget.lower / budget.dense, budget.limit / budget.dense, alpha=0.2)
     ax.set_xlabel("search step")
-    ax.set_ylabel(f"{trainer.cfg.prune.metric} / dense")
+    ax.set_ylabel(f"{summary.config.prune.metric} / dense")
     ax.set_ylim(0, 1.02)
     ax.legend()
     ax.set_title("Cost during the search (band: landing window)")
