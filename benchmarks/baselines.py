@@ -13,6 +13,7 @@ and once: dense, trained as long as the longest coronet run.
     python benchmarks/baselines.py photo2monet    # CycleGAN, ResNet-9 ngf32, 128x128, 25%
     python benchmarks/baselines.py edges2shoes --seed 1   # another seed: baselines_edges2shoes_seed1.json
     python benchmarks/baselines.py edges2shoes --search-steps 20 --finetune-steps 10   # quick look
+    python benchmarks/baselines.py edges2shoes --set train.hyper_lr_scale=0.1   # any config field
 
 Quality: Pix2Pix - PSNR / SSIM / L1 on the 30 validation pairs. CycleGAN - "FD-rand", a Frechet
 distance on pool3 features of the FID Inception with fixed *random* weights (the real FID weights
@@ -25,6 +26,7 @@ benchmarks/results/baselines_<dataset>.json and .png.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import tempfile
 import time
@@ -34,19 +36,17 @@ from pathlib import Path
 import torch
 
 from common import environment, write_result
-from coronet.config import RunConfig
+from coronet.config import RunConfig, apply_overrides
 from coronet.data import TransformConfig, list_images, load_rgb
 from coronet.data import transforms as T
 from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
 from coronet.eval import count_macs, count_params
 from coronet.eval.fid import frechet_distance, inception_features, random_inception, statistics
 from coronet.eval.paired import paired_metrics, to_unit
-from coronet.gan import setup
-from coronet.gan.trainer import Trainer
+from coronet.gan import RunSummary, Trainer, setup
 from coronet.models import get_generator, load_generator, save_generator
 from coronet.pruning import CostModel
 from coronet.pruning.baselines import magnitude_prune, uniform_widths
-from coronet.pruning.hypernet import LATENT_INITS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {
@@ -58,40 +58,34 @@ SETS = {
 
 
 def config(args, steps: int | None = None, ratio: float | None = None) -> RunConfig:
-    cfg = RunConfig()
-    cfg.data.dataroot = str(args.data)
-    cfg.data.load_size = cfg.data.crop_size = args.size
-    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, args.batch
-    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_9blocks", args.ngf, 64
-    cfg.train.model, cfg.train.seed = args.model, args.seed
-    cfg.train.gan_mode = "hinge" if args.model == "pix2pix" else None
-    cfg.train.search_steps = args.search_steps
-    cfg.train.finetune_steps = steps if steps is not None else args.finetune_steps
-    cfg.train.decay_steps = args.finetune_steps // 2
-    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
-    cfg.prune.ratio = ratio
-    cfg.train.finetune_init = args.finetune_init
-    cfg.model.latent_init = args.latent_init
-    cfg.model.scale_free_output = args.scale_free_output
-    cfg.train.hyper_lr_scale = args.hyper_lr_scale
-    cfg.train.hyper_lr_final_scale = args.hyper_lr_final
-    cfg.train.finetune_warmup_steps = args.finetune_warmup
-    cfg.prune.gamma = args.gamma
-    return setup.resolve_defaults(cfg)
+    cfg = RunConfig().updated({
+        "data.dataroot": str(args.data), "data.load_size": args.size, "data.crop_size": args.size,
+        "data.preprocess": "resize", "data.flip": False, "data.batch_size": args.batch,
+        "model.netG": "resnet_9blocks", "model.ngf": args.ngf, "model.ndf": 64,
+        "train.model": args.model, "train.seed": args.seed,
+        "train.gan_mode": "hinge" if args.model == "pix2pix" else None,
+        "train.search_steps": args.search_steps,
+        "train.finetune_steps": steps if steps is not None else args.finetune_steps,
+        "train.decay_steps": args.finetune_steps // 2,
+        "train.log_every": 50, "train.sample_every": 0, "train.checkpoint_every": 0, "prune.ratio": ratio})
+    return setup.resolve_defaults(apply_overrides(cfg, args.set))
 
 
-def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None,
-          trainer_class: type[Trainer] = Trainer) -> tuple[Trainer, float]:
+Trained = tuple[RunSummary, dict[str, dict], float]  # the run, its discriminators' states, seconds
+
+
+def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None) -> Trained:
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = trainer_class(cfg, Path(tmp), compress=compress)
+        trainer = Trainer(cfg, Path(tmp), compress=compress)
         if generators is not None:
             trainer.use_generators(generators)
         if discriminators is not None:
             for name, state in discriminators.items():
                 trainer.discriminators[name].load_state_dict(state)
         start = time.perf_counter()
-        trainer.run()
-        return trainer, time.perf_counter() - start
+        summary = trainer.run()
+        wall = time.perf_counter() - start
+        return summary, {n: d.state_dict() for n, d in trainer.discriminators.items()}, wall
 
 
 def row_dir(args, row: str) -> Path:
@@ -103,21 +97,22 @@ def saved_row(args, row: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def save_row(args, row: str, trainer: Trainer, wall: float, extra: dict) -> dict:
+def save_row(args, row: str, trained: Trained, extra: dict) -> dict:
+    summary, discriminators, wall = trained
     out = row_dir(args, row)
     out.mkdir(parents=True, exist_ok=True)
     size = (args.size, args.size)
     gens = {}
-    for name, g in trainer.generators.items():
+    for name, run_g in summary.generators.items():
+        g = run_g.generator
         save_generator(g.cpu().eval(), out / name)
-        dense_macs = trainer.cost_models[name].macs(g.layout.dense_widths())
         macs = count_macs(g, size)
-        gens[name] = {"macs": macs, "params": count_params(g), "achieved_ratio": macs / dense_macs,
+        gens[name] = {"macs": macs, "params": count_params(g), "achieved_ratio": macs / run_g.dense_macs,
                       "widths": g.widths}
-    torch.save({n: d.state_dict() for n, d in trainer.discriminators.items()}, out / "discriminators.pt")
-    steps = sum(trainer.steps_done.values())
-    result = {"row": row, "generators": gens, "steps": steps, "steps_by_phase": trainer.steps_done,
-              "train_wall_s": wall, "timing": trainer.timing, **extra}
+    torch.save(discriminators, out / "discriminators.pt")
+    steps = sum(summary.steps.values())
+    result = {"row": row, "generators": gens, "steps": steps, "steps_by_phase": summary.steps,
+              "train_wall_s": wall, "timing": summary.timing, **extra}
     (out / "row.json").write_text(json.dumps(result, indent=2) + "\n")
     ratios = ", ".join(f"{n} {g['achieved_ratio']:.4f}" for n, g in gens.items())
     print(f"{row}: {steps} steps, {wall:.0f} s, ratio {ratios}", flush=True)
@@ -132,8 +127,8 @@ def generators_of(args, row: str) -> dict:
 def dense_row(args, steps: int) -> dict:
     """The dense row of --work, trained for `steps` first if it is not there."""
     if (dense := saved_row(args, "dense")) is None:
-        trainer, wall = train(config(args, steps=steps), compress=False)
-        dense = save_row(args, "dense", trainer, wall, {"method": "dense", "target": 1.0})
+        dense = save_row(args, "dense", train(config(args, steps=steps), compress=False),
+                         {"method": "dense", "target": 1.0})
     return dense
 
 
@@ -153,15 +148,14 @@ def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) ->
     return {n: get_generator(cfg.model.netG, widths=w, **options) for n, w in widths.items()}
 
 
-def train_magnitude(args, dense_args, widths: dict[str, dict[str, int]],
-                    trainer_class: type[Trainer] = Trainer) -> tuple[Trainer, float]:
+def train_magnitude(args, dense_args, widths: dict[str, dict[str, int]]) -> Trained:
     """The dense row of `dense_args.work` cut to `widths` by filter L1 norm, then fine-tuned for the
     fine-tune steps with the dense row's discriminators going on."""
     dense_gens = generators_of(dense_args, "dense")
     pruned = {n: magnitude_prune(g.train(), widths[n]) for n, g in dense_gens.items()}
     discs = torch.load(row_dir(dense_args, "dense") / "discriminators.pt", weights_only=True)
     return train(config(args, steps=args.finetune_steps), compress=False, generators=pruned,
-                 discriminators=discs, trainer_class=trainer_class)
+                 discriminators=discs)
 
 
 def run_rows(args) -> list[dict]:
@@ -169,8 +163,8 @@ def run_rows(args) -> list[dict]:
     for ratio in args.targets:
         name = f"coronet@{ratio}"
         if (r := saved_row(args, name)) is None:
-            trainer, wall = train(config(args, ratio=ratio), compress=True)
-            r = save_row(args, name, trainer, wall, {"method": "coronet", "target": ratio})
+            r = save_row(args, name, train(config(args, ratio=ratio), compress=True),
+                         {"method": "coronet", "target": ratio})
         rows.append(r)
     dense = dense_row(args, max(r["steps"] for r in rows))
     rows.append(dense)
@@ -179,15 +173,14 @@ def run_rows(args) -> list[dict]:
         widths = uniform_row_widths(cfg, ratio)
         name = f"uniform@{ratio}"
         if (r := saved_row(args, name)) is None:
-            trainer, wall = train(cfg, compress=False, generators=fresh_generators(args, cfg, widths))
-            r = save_row(args, name, trainer, wall, {"method": "uniform", "target": ratio})
+            trained = train(cfg, compress=False, generators=fresh_generators(args, cfg, widths))
+            r = save_row(args, name, trained, {"method": "uniform", "target": ratio})
         rows.append(r)
         name = f"magnitude@{ratio}"
         if (r := saved_row(args, name)) is None:
-            trainer, wall = train_magnitude(args, args, widths)
-            r = save_row(args, name, trainer, wall, {
-                "method": "magnitude", "target": ratio,
-                "train_wall_s_incl_dense": wall + dense["train_wall_s"]})
+            trained = train_magnitude(args, args, widths)
+            r = save_row(args, name, trained, {"method": "magnitude", "target": ratio,
+                                               "train_wall_s_incl_dense": trained[2] + dense["train_wall_s"]})
         rows.append(r)
     return rows
 
@@ -297,12 +290,8 @@ def plot(args, rows: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
-    """The benchmark's options (`more(parser)` adds a script's own); their defaults are what a script
-    that builds its own run arguments (survivors.py) starts from, so a new option cannot break it."""
+def parser(description: str = __doc__) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    if more is not None:
-        more(p)
     p.add_argument("dataset", choices=sorted(SETS))
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--ngf", type=int, default=32)
@@ -310,62 +299,34 @@ def parser(description: str = __doc__, more=None) -> argparse.ArgumentParser:
     p.add_argument("--search-steps", type=int)
     p.add_argument("--finetune-steps", type=int)
     p.add_argument("--seed", type=int, default=0, help="training seed of every row (run-to-run spread)")
-    p.add_argument("--finetune-init", choices=setup.FINETUNE_INITS, default="searched",
-                   help="coronet rows: fine-tune from the searched weights or a fresh init of its widths")
-    p.add_argument("--latent-init", choices=LATENT_INITS,
-                   help="coronet rows: the latent vectors' start (default: DHP's normal draw)")
-    p.add_argument("--scale-free-output", action=argparse.BooleanOptionalAction, default=False,
-                   help="coronet rows: the image-writing conv reads its latents divided by their RMS")
-    p.add_argument("--hyper-lr-scale", type=float, default=1.0,
-                   help="coronet rows: the hypernetworks' learning rate as a share of the generator's")
-    p.add_argument("--hyper-lr-final", type=float,
-                   help="coronet rows: the hypernetworks' share at the search's planned landing, reached "
-                        "geometrically from --hyper-lr-scale (default: constant)")
-    p.add_argument("--finetune-warmup", type=int, default=0,
-                   help="coronet rows: fine-tuning steps over which the compact generator's LR ramps up")
-    p.add_argument("--gamma", type=float,
-                   help="coronet rows: the L1 strength's start, which then adapts by factors (0 stays 0: "
-                        "the search trains the full-width hyper-model and ends in the forced landing)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a config field for every row, e.g. train.hyper_lr_scale=0.1 (repeatable; the "
+                        "search's own fields change only the coronet rows)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--latency-runs", type=int, default=20)
+    p.add_argument("--data", type=Path, help=f"the dataset folder (default: {DATA}/<its mini set>)")
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
     p.add_argument("--out", type=Path, help="default: benchmarks/results/<benchmark>_<dataset>[_seedN].json")
     return p
 
 
-def coronet_options(args) -> list[str]:
-    """The coronet options that differ from the default, as name parts (work folders, variant names)."""
-    parts = [f"latent-{args.latent_init}" if args.latent_init else "",
-             args.finetune_init if args.finetune_init != "searched" else "",
-             "scale-free" if args.scale_free_output else "",
-             hyper_lr_part(args.hyper_lr_scale, args.hyper_lr_final),
-             f"gamma{args.gamma:g}" if args.gamma is not None else "",
-             f"warmup{args.finetune_warmup}" if args.finetune_warmup else ""]
-    return [p for p in parts if p]
-
-
-def hyper_lr_part(scale: float, final: float | None) -> str:
-    if final is not None:
-        return f"hyper-lr{scale:g}-to{final:g}"
-    return f"hyper-lr{scale:g}" if scale != 1.0 else ""
-
-
-def arguments(description: str = __doc__, more=None) -> argparse.Namespace:
-    """The benchmark's options, resolved to the work folder of trained rows (shared with ablation.py
-    and variant.py)."""
-    args = parser(description, more).parse_args()
+def arguments(description: str = __doc__) -> argparse.Namespace:
+    """The benchmark's options, resolved to the dataset and the work folder of trained rows."""
+    args = parser(description).parse_args()
     spec = SETS[args.dataset]
-    args.data = DATA / spec["folder"]
+    args.data = args.data or DATA / spec["folder"]
     args.model, args.batch = spec["model"], spec["batch"]
     args.targets = args.targets or spec["targets"]
     args.search_steps = args.search_steps or spec["search"]
     args.finetune_steps = args.finetune_steps or spec["finetune"]
     args.seed_tag = f"_seed{args.seed}" if args.seed else ""
-    steps = "-".join([f"{args.search_steps}-{args.finetune_steps}", *coronet_options(args)])
-    tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}{args.seed_tag}"
+    settings = hashlib.sha256("\n".join(args.set).encode()).hexdigest()[:8] if args.set else "default"
+    steps = f"{args.search_steps}-{args.finetune_steps}"
+    tag = f"{args.dataset}-{args.size}-{args.ngf}-{steps}-{settings}{args.seed_tag}"
     args.work = args.work or Path(tempfile.gettempdir()) / "coronet-baselines" / tag
     if not args.data.is_dir():
-        raise SystemExit(f"{args.data} not found: this benchmark needs ../shared/data/{spec['folder']}")
+        raise SystemExit(f"{args.data} not found: give the dataset folder with --data")
+    config(args)  # a wrong --set fails now, not after an hour of training
     torch.set_num_threads(args.threads)
     return args
 

@@ -13,11 +13,6 @@ The same per-seed difference of dense minus uniform is the benchmark's resolutio
 has 1/target times the MACs, so where it does not separate from the uniform baseline either, a
 metric at this training length cannot rank the compressed models. `dataset` is the file prefix, so
 runs written with `--out baselines_edges2shoes_long_seed<N>.json` aggregate as `edges2shoes_long`.
-With `--variant NAME` it reads variant.py's results instead (`variant_<dataset>_<NAME>[_seed<N>].json`,
-each the committed baselines of its seed with the coronet rows replaced by the variant's) and writes
-variant_<dataset>_<NAME>_seeds.json. `--versus OTHER` (with `--variant`) also pairs the variant's
-coronet rows with another variant's of the same seeds, e.g. a hand-over option against the default
-rerun at the same commit, which the committed baseline rows (older code) cannot stand in for.
 `--seeds 0 1 2 3 4` restricts the aggregate to those seeds, e.g. to reproduce a table written before
 more seeds were run (the output file is the same; its "seeds" say which went in).
 """
@@ -144,59 +139,16 @@ def seed_results(dataset: str) -> dict[int, dict]:
     return found
 
 
-def variant_results(dataset: str, variant: str) -> dict[int, dict]:
-    """variant.py's results, each as its reference run with the coronet rows replaced by the variant's."""
-    found = {}
-    for path in sorted(RESULTS.glob(f"variant_{dataset}_{variant}*.json")):
-        if (m := re.fullmatch(rf"variant_{re.escape(dataset)}_{re.escape(variant)}(?:_seed(\d+))?\.json",
-                              path.name)):
-            run = json.loads(path.read_text())
-            mine = {r["row"]: r for r in run["rows"]}
-            trained = {r["target"] for r in run["rows"]} | {1.0}
-            # a reference target the variant did not train (--targets) would pair old coronet rows
-            found[int(m.group(1) or 0)] = {"rows": [mine.get(r["row"], r) for r in run["reference"]["rows"]
-                                                    if r.get("target") in trained]}
-    return found
-
-
-def versus_rows(args: argparse.Namespace, runs: dict[int, dict], metrics: dict[int, dict],
-                seeds: list[int], keys: list[str]) -> dict:
-    """Per coronet row, the paired difference this variant minus the --versus variant."""
-    other = variant_results(args.dataset, args.versus)
-    if missing := sorted(set(seeds) - set(other)):
-        raise SystemExit(f"no variant_{args.dataset}_{args.versus} result for seeds {missing} in {RESULTS}")
-    versus = {}
-    for row in (r for r in metrics[seeds[0]] if r.startswith("coronet@")):
-        theirs = {s: {r["row"]: r for r in other[s]["rows"]} for s in seeds}
-        pairs = {s: {row: metrics[s][row], "versus": theirs[s][row]["metrics"]} for s in seeds}
-        versus[row] = paired_rows(pairs, seeds, keys, row, "versus")
-        # a hand-over option searches exactly as the default does, so its widths must match; a
-        # latent start searches differently, and then the difference includes the architecture
-        versus[row]["same_widths"] = [widths_of(runs[s], row) == widths_of(theirs[s][row], row)
-                                      for s in seeds]
-    return versus
-
-
-def widths_of(run_or_row: dict, row: str) -> dict:
-    """Per generator, the channel widths of one coronet row."""
-    found = run_or_row if "generators" in run_or_row else \
-        next(r for r in run_or_row["rows"] if r["row"] == row)
-    return {name: g["widths"] for name, g in found["generators"].items()}
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("dataset")
-    p.add_argument("--variant", help="aggregate variant.py's results of this variant (e.g. latent-ones)")
-    p.add_argument("--versus", help="with --variant: also pair its coronet rows with this variant's")
+    p.add_argument("dataset", help="the result files' name after baselines_: edges2shoes, or "
+                                    "edges2shoes_long for baselines_edges2shoes_long_seedN.json")
     p.add_argument("--seeds", type=int, nargs="+",
                    help="only these seeds (default: every seed with a result); the JSON lists them")
     p.add_argument("--markdown", action="store_true",
                    help="also print the per-seed and paired tables as the README's Markdown lines")
     args = p.parse_args()
-    if args.versus and not args.variant:
-        p.error("--versus needs --variant: it pairs two variants' coronet rows")
-    runs = variant_results(args.dataset, args.variant) if args.variant else seed_results(args.dataset)
+    runs = seed_results(args.dataset)
     if args.seeds:
         if missing := sorted(set(args.seeds) - set(runs)):
             raise SystemExit(f"no result for seeds {missing} in {RESULTS} (found {sorted(runs)})")
@@ -234,13 +186,11 @@ def main() -> None:
         if "dense" in first:
             paired[f"{target} vs dense"] = paired_rows(metrics, seeds, keys, row, "dense")
             resolution[target] = paired_rows(metrics, seeds, keys, "dense", f"uniform@{target}")
-    versus = versus_rows(args, runs, metrics, seeds, keys) if args.versus else {}
-    name = f"variant_{args.dataset}_{args.variant}" if args.variant else f"baselines_{args.dataset}"
+    name = f"baselines_{args.dataset}"
     out = RESULTS / f"{name}_seeds.json"
     result = {"benchmark": f"{name}_seeds", "seeds": seeds,
               "rows": rows, "coronet_beats_both_baselines": wins,
-              "coronet_minus_baseline": paired, "dense_minus_uniform": resolution,
-              **({f"coronet_minus_{args.versus}": versus} if versus else {})}
+              "coronet_minus_baseline": paired, "dense_minus_uniform": resolution}
     write_result(out, result)
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))
@@ -248,13 +198,10 @@ def main() -> None:
         print(f"coronet@{target} beats both baselines: "
               + ", ".join(f"{k} {sum(v)}/{len(v)} seeds" for k, v in per_metric.items()))
     shown = [(f"coronet@{pair}", d) for pair, d in paired.items()]
-    shown += [(f"{row} vs {args.versus} {row}", d) for row, d in versus.items()]
     shown += [(f"dense vs uniform@{target} (resolution)", d) for target, d in resolution.items()]
     for label, per_metric in shown:
-        same = per_metric.get("same_widths")
         print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e., p {p_value(v)})"
-                                      for k, v in per_metric.items() if k in keys)
-              + ("" if same is None else f"  same widths in {sum(same)}/{len(same)} seeds"))
+                                      for k, v in per_metric.items() if k in keys))
     if args.markdown:
         print("\n".join(per_seed_table(result)))
         print("\n".join(markdown_table(result)))

@@ -26,19 +26,15 @@ from coronet.gan.trainer import Trainer
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "edges2shoes-mini"
 
 
-def config(args, ratio: float | None) -> RunConfig:
-    cfg = RunConfig()
-    cfg.data.dataroot = str(args.data)
-    cfg.data.load_size = cfg.data.crop_size = args.size
-    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, args.batch
-    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_9blocks", args.ngf, 64
-    cfg.train.model, cfg.train.gan_mode = "pix2pix", "hinge"
-    cfg.train.search_steps, cfg.train.finetune_steps = args.search_steps, args.finetune_steps
-    cfg.train.decay_steps = args.finetune_steps // 2
-    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
-    if ratio is not None:
-        cfg.prune.ratio = ratio
-    return cfg
+def config(args, ratio: float | None, finetune_steps: int | None = None) -> RunConfig:
+    return RunConfig().updated({
+        "data.dataroot": str(args.data), "data.load_size": args.size, "data.crop_size": args.size,
+        "data.preprocess": "resize", "data.flip": False, "data.batch_size": args.batch,
+        "model.netG": "resnet_9blocks", "model.ngf": args.ngf, "model.ndf": 64,
+        "train.model": "pix2pix", "train.gan_mode": "hinge", "train.search_steps": args.search_steps,
+        "train.finetune_steps": finetune_steps if finetune_steps is not None else args.finetune_steps,
+        "train.decay_steps": args.finetune_steps // 2, "train.log_every": 50, "train.sample_every": 0,
+        "train.checkpoint_every": 0, **({"prune.ratio": ratio} if ratio is not None else {})})
 
 
 def evaluate(generator, args) -> dict:
@@ -48,28 +44,24 @@ def evaluate(generator, args) -> dict:
 
 
 def one_run(args, ratio: float | None, steps: int | None = None) -> dict:
-    cfg = config(args, ratio)
-    if steps is not None:
-        cfg.train.finetune_steps, cfg.train.decay_steps = steps, args.finetune_steps // 2
+    cfg = config(args, ratio, steps)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        trainer = Trainer(cfg, Path(tmp), compress=ratio is not None)
-        trainer.run()
+        summary = Trainer(cfg, Path(tmp), compress=ratio is not None).run()
         wall = time.perf_counter() - start
-    g = trainer.generators["G_A"]
+    run_g = summary.generators["G_A"]
+    g = run_g.generator
     size = (args.size, args.size)
-    cost = trainer.cost_models["G_A"]
-    dense_w = g.layout.dense_widths()
     out = {
         "target_macs_ratio": ratio,
-        "dense_macs": cost.macs(dense_w), "dense_params": cost.params(dense_w),
+        "dense_macs": run_g.dense_macs, "dense_params": run_g.dense_params,
         "macs": count_macs(g, size), "params": count_params(g),
-        "timing": trainer.timing, "steps": trainer.steps_done, "wall_s": wall,
+        "timing": summary.timing, "steps": summary.steps, "wall_s": wall,
         "metrics": evaluate(g, args),
     }
     out["achieved_ratio"] = out["macs"] / out["dense_macs"]
     if ratio is not None:
-        out["export_max_abs_diff"] = trainer.exports["G_A"]["export_max_abs_diff"]
+        out["export_max_abs_diff"] = run_g.handover.export_max_abs_diff
         out["widths"] = g.widths
     print(f"target {ratio}: ratio {out['achieved_ratio']:.4f}, wall {wall:.0f} s, "
           f"{out['metrics']}", flush=True)

@@ -132,16 +132,14 @@ def generator_step(args) -> dict:
 
 # ------------------------------------------------------------------ 2. GAN training step
 def config_for(args, model: str) -> RunConfig:
-    cfg = RunConfig()
-    cfg.data.dataroot = "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes"
-    cfg.data.load_size = cfg.data.crop_size = args.size
-    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, 1
-    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = NETG, args.ngf, args.ngf
-    cfg.train.model, cfg.train.device, cfg.train.deterministic = model, args.device, False
-    # long phases: the timed steps come before the search has thinned the model
-    cfg.train.search_steps = cfg.train.finetune_steps = 10_000
-    cfg.prune.ratio = 0.25
-    return cfg
+    return RunConfig().updated({
+        "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
+        "data.load_size": args.size, "data.crop_size": args.size, "data.preprocess": "resize",
+        "data.flip": False, "data.batch_size": 1, "model.netG": NETG, "model.ngf": args.ngf,
+        "model.ndf": args.ngf, "train.model": model, "train.device": args.device,
+        "train.deterministic": False, "prune.ratio": 0.25,
+        # long phases: the timed steps come before the search has thinned the model
+        "train.search_steps": 10_000, "train.finetune_steps": 10_000})
 
 
 def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
@@ -158,7 +156,7 @@ def timed_step(t: Trainer, batch: dict, device: str) -> float:
     """Seconds of one `coronet compress` training step, the device's queue drained on both sides."""
     sync(device)
     start = time.perf_counter()
-    t._train_step(batch)
+    t.train_step(batch)
     sync(device)
     return time.perf_counter() - start
 
@@ -208,12 +206,11 @@ def compile_step(args, model: str) -> dict:
         for compiled in (False, True):
             for compress in (False, True):
                 name = ("search" if compress else "dense") + ("+compile" if compiled else "")
-                cfg = config_for(args, model)
-                cfg.train.compile = compiled
+                cfg = config_for(args, model).updated({"train.compile": compiled})
                 t = trainers[name] = Trainer(cfg, Path(tmp) / name.replace("+", "_"), compress=compress)
                 sync(args.device)
                 start = time.perf_counter()
-                first_losses[name] = t._train_step(batch)  # its losses, so not timed_step
+                first_losses[name] = t.train_step(batch)  # its losses, so not timed_step
                 sync(args.device)
                 first_s[name] = time.perf_counter() - start
                 print(f"{model} {name}: first step {first_s[name]:.1f} s", flush=True)
@@ -223,7 +220,7 @@ def compile_step(args, model: str) -> dict:
             if args.device.startswith("cuda"):
                 before = torch.cuda.memory_allocated()
                 torch.cuda.reset_peak_memory_stats()
-                t._train_step(batch)
+                t.train_step(batch)
                 torch.cuda.synchronize()
                 step_peak[name] = torch.cuda.max_memory_allocated() - before
             else:

@@ -33,7 +33,6 @@ from coronet.config import RunConfig
 from coronet.data import AlignedDataset, TransformConfig
 from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
 from coronet.eval import count_macs, count_params
-from coronet.gan import setup
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
 
@@ -43,21 +42,17 @@ NETG, NGF = "resnet_9blocks", 64
 
 def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
     """Widths coronet's search lands on for `ratio` (no fine-tuning: latency needs no weights)."""
-    cfg = RunConfig()
-    cfg.data.dataroot = str(args.data)
-    cfg.data.load_size = cfg.data.crop_size = args.search_size
-    cfg.data.preprocess, cfg.data.flip, cfg.data.batch_size = "resize", False, 2
-    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = NETG, NGF, 64
-    cfg.train.model, cfg.train.gan_mode = "pix2pix", "hinge"
-    cfg.train.search_steps, cfg.train.finetune_steps = args.search_steps, 0
-    cfg.train.log_every, cfg.train.sample_every, cfg.train.checkpoint_every = 50, 0, 0
-    cfg.prune.ratio = ratio
-    cfg = setup.resolve_defaults(cfg)
+    cfg = RunConfig().updated({
+        "data.dataroot": str(args.data), "data.load_size": args.search_size,
+        "data.crop_size": args.search_size, "data.preprocess": "resize", "data.flip": False,
+        "data.batch_size": 2, "model.netG": NETG,
+        "model.ngf": NGF, "model.ndf": 64, "train.model": "pix2pix", "train.gan_mode": "hinge",
+        "train.search_steps": args.search_steps, "train.finetune_steps": 0, "train.log_every": 50,
+        "train.sample_every": 0, "train.checkpoint_every": 0, "prune.ratio": ratio})
     with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(cfg, Path(tmp), compress=True)
-        trainer.run()
-    g = trainer.generators["G_A"]
-    return dict(g.widths), {"search_steps": trainer.steps_done.get("search"),
+        summary = Trainer(cfg, Path(tmp), compress=True).run()
+    g = summary.generators["G_A"].generator
+    return dict(g.widths), {"search_steps": summary.steps["search"],
                             "search_size": args.search_size, "data": str(args.data)}
 
 

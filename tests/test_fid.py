@@ -29,7 +29,7 @@ def test_frechet_distance_matches_an_independent_scipy_computation():
     root_trace = np.sum(np.sqrt(np.clip(eig, 0, None)))
     expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * root_trace
     assert fid.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-6)
-    from pytorch_fid.fid_score import calculate_frechet_distance  # the anchors' own code path
+    from pytorch_fid.fid_score import calculate_frechet_distance  # what GAN Compression, OMGD, CAT run
 
     assert fid.frechet_distance(mu1, s1, mu2, s2) == pytest.approx(
         calculate_frechet_distance(mu1, s1, mu2, s2), rel=1e-9)

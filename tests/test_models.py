@@ -23,7 +23,7 @@ from coronet.pruning import CostModel
 @pytest.mark.parametrize(
     ("name", "params", "macs"),
     [
-        # anchors.md §3.3, torchprofile >= 0.0.3 at 1x3x256x256
+        # docs/method.md, torchprofile >= 0.0.3 at 1x3x256x256
         ("resnet_9blocks", 11_378_179, 56_799_264_768),
         ("unet_256", 54_413_955, 18_143_334_400),
     ],

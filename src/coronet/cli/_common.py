@@ -33,7 +33,9 @@ def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
         p.add_argument("--search-steps", type=int, help="search budget (it ends once the target is met)")
         p.add_argument("--init-from", metavar="DENSE.pth",
                        help="start from a trained dense generator (pytorch-CycleGAN-and-pix2pix layout)")
-    p.add_argument("--finetune-steps" if compress else "--steps", dest="finetune_steps", type=int)
+    p.add_argument("--finetune-steps" if compress else "--steps", dest="finetune_steps", type=int,
+                   metavar="STEPS",
+                   help="fine-tuning steps after the search" if compress else "training steps")
     p.add_argument("--out", help="folder that holds the run folders (default: runs)")
     p.add_argument("--name", help="run name (default: model-dataset-target)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ...")

@@ -23,9 +23,9 @@ CHECKPOINT_NOTE = ("last: the generator exported at the end of training (coronet
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="FID/KID and paired metrics of a run on its test split",
                        description="Translate the test split with a run's exported generator(s) and "
-                                   "report FID and KID (pytorch-fid Inception weights, the anchors' "
-                                   "protocol) and, for Pix2Pix, PSNR/SSIM/L1. Results are added to "
-                                   "the run's report.json.")
+                                   "report FID and KID (pytorch-fid Inception weights, as GAN Compression, "
+                                   "OMGD and CAT compute them) and, for Pix2Pix, PSNR/SSIM/L1. Results "
+                                   "are added to the run's report.json.")
     p.add_argument("checkpoint", type=Path, help="a run folder, or one exported generator (.json)")
     p.add_argument("--dataroot", help="dataset folder (default: the run's)")
     p.add_argument("--model", choices=("pix2pix", "cyclegan"), help="for a bare generator file")

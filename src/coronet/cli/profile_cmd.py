@@ -15,8 +15,8 @@ from coronet.models.norms import NORMS
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "profile", help="MACs and parameters of a dense or exported generator",
-        description="Count MACs with torchprofile (batch 1, eval mode, the anchors' convention) "
-                    "and parameters, of a dense generator or of an exported compact one.")
+        description="Count MACs with torchprofile (batch 1, eval mode, as GAN Compression, OMGD and CAT "
+                    "count them) and parameters, of a dense generator or of an exported compact one.")
     p.add_argument("generator", nargs="?", type=Path,
                    help="an exported compact generator (.safetensors or .json); omit to profile "
                         "a dense --netG")

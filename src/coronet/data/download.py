@@ -1,6 +1,6 @@
 """Downloading the standard datasets into the layouts the loaders read.
 
-Archives come from the hosts the reference projects use (anchors.md §3.4). A download goes to a
+Archives come from the hosts the reference projects use (docs/method.md). A download goes to a
 `.partial` file, is checked against the size the server announced and the size/SHA-256 known
 here or given by the user, then extracted; offline it fails with the URL and where to put the
 files by hand.

@@ -1,8 +1,8 @@
-"""MACs and parameters of a built model, counted the way the anchors count them.
+"""MACs and parameters of a built model, counted the way GAN Compression, OMGD and CAT count them.
 
 MACs come from `torchprofile.profile_macs` on a 1x3xHxW input in eval mode (GAN Compression's
 `profile`), so numbers are comparable with the published tables; the counter's version is part of
-every report because its norm rules changed between releases (anchors.md §3.3).
+every report because its norm rules changed between releases (docs/method.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Evaluate one generator on its test split: paired metrics where ground truth exists, FID and KID.
 
-One pass over the sources: each batch is translated, truncated to uint8 in memory (as the anchors
-do), scored against its ground truth and fed to the Inception network. Real features are cached
+One pass over the sources: each batch is translated, truncated to uint8 in memory (as GAN
+Compression, OMGD and CAT do), scored against its ground truth and fed to the Inception network. Real features are cached
 per (files, settings), so a second evaluation on the same data costs only the fakes.
 """
 
@@ -76,6 +76,6 @@ def evaluate_generator(generator: nn.Module, split: EvalSplit, inception: nn.Mod
     else:
         mu, sigma = real_stats
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "singular product": fewer fakes than 2048 dims, as for the anchors
+        warnings.simplefilter("ignore")  # "singular product": fewer fakes than 2048 dims
         out["fid"] = fid.frechet_distance(*fid.statistics(fakes), mu, sigma)
     return out

@@ -1,4 +1,4 @@
-"""FID and KID exactly as GAN Compression, OMGD and CAT compute them (anchors.md §3.2).
+"""FID and KID exactly as GAN Compression, OMGD and CAT compute them (docs/method.md, protocol).
 
 - Network: pytorch-fid's port of TF `inception-2015-12-05` with the weights
   `pt_inception-2015-12-05-6726825d.pth` (SHA-256 prefix 6726825d), pool3 features (2048-d);

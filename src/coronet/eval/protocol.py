@@ -1,4 +1,4 @@
-"""Which images an evaluation uses, following the anchors' protocol (anchors.md §3.2).
+"""Which images an evaluation uses: the protocol of GAN Compression, OMGD and CAT (docs/method.md).
 
 - Sources: every test image of the generator's source domain (aligned: the `test`, else `val`,
   split; unaligned: `testA` for G_A, `testB` for G_B), resized straight to the evaluation size

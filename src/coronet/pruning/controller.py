@@ -16,7 +16,7 @@ The rate limit matters most from a dense start, where every latent begins at 1 a
 the threshold in the same step.
 Ranking instead by |z| before the step's soft threshold, which keeps the order the threshold erases,
 was tried (commit fc88b40): the widths then leave uniform's, driven mostly by the MACs a channel
-saves, and the quality stays the same (benchmarks/RESULTS.md), so the simpler tie rule stays.
+saves, and the quality stays the same (docs/results.md), so the simpler tie rule stays.
 DHP stops at the first check below target + tolerance and lands 1-2 points *over* the target; the
 explicit masks and the ranking make the landing exact and never over budget.
 """

@@ -2,7 +2,7 @@
 
 One forward pass on the meta device records the output size of every declared module; after that
 the cost of any width assignment is arithmetic, cheap enough to evaluate after every training step.
-The rules follow torchprofile (the anchors' counter, `handlers.py`):
+The rules follow torchprofile (the counter GAN Compression, OMGD and CAT report with; its `handlers.py`):
     conv / conv-transpose  numel(output) * c_in * k^2       (output side, also for transposed)
     batch/instance norm    numel(output) if affine else 0
     leaky_relu             numel(output); the in-place form (`aten::leaky_relu_`) is not counted

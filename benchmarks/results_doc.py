@@ -1,0 +1,513 @@
+"""The tables of docs/results.md, rendered from the committed benchmark JSON.
+
+    python benchmarks/results_doc.py           # rewrite every generated table in docs/results.md
+    python benchmarks/results_doc.py --check   # exit 1 if a table differs from its JSON
+
+A table sits between `<!-- table: NAME -->` and `<!-- end -->`; the text around it is written by
+hand. `tests/test_results_doc.py` runs the check, so a figure in the document is always the
+committed result, never a retyped one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from baselines_seeds import p_value, paired_difference
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+DOC = ROOT / "docs" / "results.md"
+MINUS = "\u2212"
+
+# Where every cited file came from: the command that wrote it and the commit that added it to the
+# repository. A file that records the commit its run started from (environment.commit) is cited with
+# that one instead.
+SOURCES = {
+    "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
+    "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
+    "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
+    "gpu_h200.json": ("python benchmarks/gpu.py (H200)", "9a64864"),
+    "gpu_compile_h200.json": (
+        "python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan (H200)",
+        "eafe32b",
+    ),
+    "variant_edges2shoes_default_seeds.json": (
+        "python benchmarks/baselines.py edges2shoes --seed N (N = 0..10), then baselines_seeds.py",
+        "9b30173",
+    ),
+    "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
+    "uniform_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "f068288"),
+    "magnitude_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
+    "magnitude_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "3da9c66"),
+    "uniform_lr_edges2shoes_dense-lr5_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
+    "uniform_lr_edges2shoes_dense-lr5_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "16faf96"),
+    "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json": (
+        "baselines.py edges2shoes --search-steps 1200 --finetune-steps 1200 "
+        "--set train.hyper_lr_scale=0.1, 4 seeds",
+        "36456d8",
+    ),
+    "baselines_photo2monet_seeds.json": ("python benchmarks/baselines.py photo2monet --seed N", "9a01488"),
+    "baselines_photo2monet_long_seeds.json": (
+        "python benchmarks/baselines.py photo2monet --search-steps 800 --finetune-steps 800 --seed N",
+        "3394569",
+    ),
+    "variant_edges2shoes_latent-ones_seed*.json": ("benchmarks/variant.py --latent-init ones", "6b603de"),
+    "variant_edges2shoes_latent-norms-from-dense_seed*.json": (
+        "benchmarks/variant.py --from-dense --latent-init norms",
+        "1701b81",
+    ),
+    "variant_photo2monet_scale-free_seed*.json": ("benchmarks/variant.py --scale-free-output", "3e9a692"),
+    "variant_edges2shoes_shrink-perturb_seeds.json": (
+        "benchmarks/variant.py --finetune-init shrink-perturb",
+        "9e1572d",
+    ),
+    "baselines_edges2shoes_scratch_seed*.json": (
+        "baselines.py edges2shoes --search-steps 300 --finetune-steps 1900 --finetune-init scratch",
+        "127ad03",
+    ),
+    "variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json": (
+        "benchmarks/variant.py --hyper-lr-scale 1 --hyper-lr-final 0.1 (4x length)",
+        "73e9c65",
+    ),
+    "variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json": (
+        "benchmarks/variant.py --hyper-lr-scale 0.1 --finetune-warmup 100 (4x length)",
+        "4a0ccef",
+    ),
+}
+DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
+NAMES = {
+    "psnr": "PSNR",
+    "ssim": "SSIM",
+    "l1": "L1",
+    "fd_rand_AtoB": "FD-rand A→B",
+    "fd_rand_BtoA": "FD-rand B→A",
+}
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
+
+
+def files(pattern: str) -> list[str]:
+    """The files a `_seed*` pattern names: the seed-0 file (no suffix) and every `_seedN`."""
+    stem = pattern.replace("_seed*.json", "")
+    found = [
+        p.name
+        for p in RESULTS.glob(f"{stem}*.json")
+        if re.fullmatch(re.escape(stem) + r"(_seed\d+)?\.json", p.name)
+    ]
+    return sorted(found, key=lambda n: int(m.group(1)) if (m := re.search(r"_seed(\d+)", n)) else 0)
+
+
+def signed(value: float, digits: int) -> str:
+    return f"{value:+.{digits}f}".replace("-", MINUS)
+
+
+def cell(difference: dict, metric: str) -> str:
+    """'mean ± s.e. (p P)': a paired difference over seeds, Wilcoxon's signed-rank p."""
+    d = DIGITS[metric]
+    return f"{signed(difference['mean'], d)} ± {difference['stderr']:.{d}f} (p {p_value(difference)})"
+
+
+def source(name: str) -> str:
+    """'`file` (commit)': the commit the run started from where the file records it, else the commit
+    that added the file."""
+    first = files(name)[0] if "*" in name else name
+    commit = (load(first).get("environment") or {}).get("commit") or SOURCES[name][1]
+    return f"`{name}` ({commit[:7] + ('-dirty' if commit.endswith('-dirty') else '')})"
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def n_seeds(difference: dict) -> str:
+    return str(len(difference["per_seed"]))
+
+
+# ----------------------------------------------------------------------------- tables
+def latency() -> list[str]:
+    d = load("latency.json")
+    rows = []
+    for name, m in d["models"].items():
+        ms = {k: v["median_ms"] for k, v in m["latency_ms"].items()}
+        speed = m["speedup_vs_dense"]
+        rows.append(
+            [
+                name.replace("coronet@", "coronet ").replace("0.25", "25%").replace("0.1", "10%"),
+                f"{m['macs'] / 1e9:.2f} G",
+                f"{m['params'] / 1e6:.2f} M",
+                f"{m['macs_reduction']:.2f}×",
+                f"{ms['torch']:.0f} ms ({speed['torch']:.2f}×)",
+                f"{ms['onnx_fp32']:.0f} ms ({speed['onnx_fp32']:.2f}×)",
+                f"{ms['onnx_int8']:.0f} ms ({speed['onnx_int8']:.2f}×)",
+                "{:.0f} / {:.1f}".format(*(m["export"][k]["psnr_db_vs_torch"] for k in ("fp32", "int8"))),
+            ]
+        )
+    env, setup = d["environment"], d["setup"]
+    return table(
+        [
+            "generator",
+            "MACs",
+            "params",
+            "MACs reduction",
+            "PyTorch eager",
+            "ONNX FP32",
+            "ONNX INT8",
+            "PSNR vs PyTorch FP32 / INT8 (dB)",
+        ],
+        rows,
+    ) + [
+        "",
+        f"{env['device']}, {setup['threads']} threads, batch 1, {setup['size'][0]}×{setup['size'][1]}, "
+        f"torch {env['torch']}, onnxruntime {env['onnxruntime']}; median of {setup['runs']} interleaved runs "
+        f"× {setup['repeats']} repeats. Source: {source('latency.json')}.",
+    ]
+
+
+def train_step() -> list[str]:
+    d = load("train_step.json")
+    c, env = d["config"], d["environment"]
+    rows = [
+        [
+            "dense",
+            f"{d['dense']['median_s']:.2f} s",
+            "1.00×",
+            f"{d['params']['dense_generator'] / 1e6:.1f} M",
+            f"{d['memory']['training_state_bytes_dense'] / 2**30:.2f} GiB",
+        ],
+        [
+            "search (hyper-model)",
+            f"{d['hyper']['median_s']:.2f} s",
+            f"{d['ratio_hyper_over_dense']:.2f}×",
+            f"{d['params']['hyper_model_total'] / 1e6:.1f} M",
+            f"{d['memory']['training_state_bytes_hyper'] / 2**30:.2f} GiB",
+        ],
+    ]
+    return table(["generator step", "median", "over dense", "parameters", "weights + grads + Adam"], rows) + [
+        "",
+        f"{c['netG']} ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, {env['device']}, "
+        f"{env['threads']} threads, {c['reps']} interleaved steps each. Source: {source('train_step.json')}.",
+    ]
+
+
+def gpu() -> list[str]:
+    d, comp = load("gpu_h200.json"), load("gpu_compile_h200.json")
+    rows = []
+    for model in ("pix2pix", "cyclegan"):
+        r, k = d[model], comp[f"compile_{model}"]
+        rows.append(
+            [
+                model,
+                f"{r['dense']['median_ms']:.1f} ms",
+                f"{r['search']['over_dense']:.2f}×",
+                f"{r['finetune@0.25']['over_dense']:.2f}× / {r['finetune@0.1']['over_dense']:.2f}×",
+                f"{r['search']['peak_memory_alone_bytes'] / r['dense']['peak_memory_alone_bytes']:.1f}×",
+                f"{k['search+compile']['over_dense']:.2f}×",
+            ]
+        )
+    lat = d["latency"]["timings"]
+    speed = {
+        key.split("|")[-1]: {n: v["speedup_vs_dense"] for n, v in lat[key].items()}
+        for key in ("batch1|fp32|eager", "batch1|fp32|graph")
+    }
+    env = d["environment"]
+    return table(
+        [
+            "GAN training step",
+            "dense step",
+            "search / dense",
+            "fine-tune 25% / 10% over dense",
+            "search peak memory / dense",
+            "search with train.compile / dense",
+        ],
+        rows,
+    ) + [
+        "",
+        f"Inference at batch 1, FP32: compact over dense {speed['eager']['coronet@0.25']:.2f}× "
+        f"(25%) and {speed['eager']['coronet@0.1']:.2f}× (10%) in eager PyTorch, "
+        f"{speed['graph']['coronet@0.25']:.2f}× and {speed['graph']['coronet@0.1']:.2f}× "
+        f"with a CUDA graph.",
+        "",
+        f"ResNet-9 ngf 64, 256×256, batch 1, {env['gpu']}, torch {env['torch']}. Sources: "
+        f"{source('gpu_h200.json')}, {source('gpu_compile_h200.json')}.",
+    ]
+
+
+def compress() -> list[str]:
+    d = load("compress_edges2shoes_mini.json")
+    rows = []
+    for r in [*d["compressed"], d["dense"]]:
+        m, s = r["metrics"], r["steps"]
+        target = "dense" if r["target_macs_ratio"] is None else f"{r['target_macs_ratio']:.0%}"
+        steps = f"{s['search']} + {s['finetune']}" if r["target_macs_ratio"] is not None else f"{s['train']}"
+        rows.append(
+            [
+                target,
+                f"{r['achieved_ratio']:.4f}",
+                steps,
+                f"{r['wall_s'] / 60:.1f} min",
+                f"{m['psnr']:.2f}",
+                f"{m['ssim']:.3f}",
+                f"{m['l1']:.4f}",
+                f"{r['export_max_abs_diff']:.1e}" if "export_max_abs_diff" in r else "",
+            ]
+        )
+    c, env = d["config"], d["environment"]
+    return table(
+        [
+            "target MACs",
+            "achieved ratio",
+            "steps (search + fine-tune)",
+            "wall-clock",
+            "PSNR (dB)",
+            "SSIM",
+            "L1",
+            "export max abs diff",
+        ],
+        rows,
+    ) + [
+        "",
+        f"edges2shoes-mini, ResNet-9 ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, "
+        f"{d['dense']['metrics']['images']} validation pairs, {env['device']}, {env['threads']} threads. "
+        f"Source: {source('compress_edges2shoes_mini.json')}.",
+    ]
+
+
+def _pairs(specs: list[tuple[str, str, str, Callable[[dict], dict]]], metrics: list[str]) -> list[str]:
+    rows = []
+    for label, target, name, pick in specs:
+        diff = pick(load(name))
+        rows.append(
+            [label, target, n_seeds(diff[metrics[0]])] + [cell(diff[k], k) for k in metrics] + [source(name)]
+        )
+    return table(["coronet minus", "target", "seeds"] + [f"Δ{NAMES[k]}" for k in metrics] + ["source"], rows)
+
+
+def quality_edges2shoes() -> list[str]:
+    default = "variant_edges2shoes_default_seeds.json"
+    specs = []
+    for target, pct in (("0.25", "25%"), ("0.1", "10%")):
+        short = pct.rstrip("%")
+        specs += [
+            (
+                "uniform, lr ×1",
+                pct,
+                default,
+                lambda d, t=target: d["coronet_minus_baseline"][f"{t} vs uniform"],
+            ),
+            (
+                "magnitude, lr ×1",
+                pct,
+                default,
+                lambda d, t=target: d["coronet_minus_baseline"][f"{t} vs magnitude"],
+            ),
+            (
+                "uniform, lr ×5",
+                pct,
+                f"uniform_lr_edges2shoes_default-rerun3_{short}pct_seeds0-7.json",
+                lambda d: next(iter(d["pairs"].values())),
+            ),
+            (
+                "magnitude, lr ×5",
+                pct,
+                f"magnitude_lr_edges2shoes_default-rerun3_{short}pct_seeds0-7.json",
+                lambda d: next(iter(d["pairs"].values())),
+            ),
+            (
+                "*resolution: dense − uniform, lr ×1*",
+                pct,
+                default,
+                lambda d, t=target: d["dense_minus_uniform"][t],
+            ),
+            (
+                "*resolution: dense − uniform, lr ×5*",
+                pct,
+                f"uniform_lr_edges2shoes_dense-lr5_{short}pct_seeds0-7.json",
+                lambda d: next(iter(d["pairs"].values())),
+            ),
+        ]
+    specs += [
+        (
+            "uniform, lr ×1, 4× the steps, `hyper_lr_scale` 0.1",
+            "25%",
+            "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json",
+            lambda d: d["coronet_minus_baseline"]["0.25 vs uniform"],
+        ),
+        (
+            "magnitude, lr ×1, 4× the steps, `hyper_lr_scale` 0.1",
+            "25%",
+            "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json",
+            lambda d: d["coronet_minus_baseline"]["0.25 vs magnitude"],
+        ),
+    ]
+    return _pairs(specs, ["psnr", "ssim", "l1"])
+
+
+def quality_photo2monet() -> list[str]:
+    specs = [
+        (f"{b}, {length}", "25%", name, lambda d, b=b: d["coronet_minus_baseline"][f"0.25 vs {b}"])
+        for length, name in (
+            ("365 steps", "baselines_photo2monet_seeds.json"),
+            ("4× the steps", "baselines_photo2monet_long_seeds.json"),
+        )
+        for b in ("uniform", "magnitude")
+    ]
+    return _pairs(specs, ["fd_rand_AtoB", "fd_rand_BtoA"])
+
+
+def per_seed(pattern: str, key: str, metrics: list[str]) -> dict:
+    """Paired differences from single-seed files, each holding one difference under `key`."""
+    values = [load(name)["differences"][key] for name in files(pattern)]
+    return {k: paired_difference([v[k] for v in values]) for k in metrics}
+
+
+def rows_per_seed(pattern: str, row: str, other: str, metrics: list[str]) -> dict:
+    """Paired differences of two rows of the same run, over single-seed files."""
+    runs = [{r["row"]: r["metrics"] for r in load(name)["rows"]} for name in files(pattern)]
+    return {k: paired_difference([run[row][k] - run[other][k] for run in runs]) for k in metrics}
+
+
+def removed() -> list[str]:
+    e2s, p2m = ["psnr", "ssim", "l1"], ["fd_rand_AtoB", "fd_rand_BtoA"]
+    entries = [
+        (
+            "`model.latent_init=ones` (every z = 1 from scratch)",
+            "the default search, 25%",
+            "variant_edges2shoes_latent-ones_seed*.json",
+            per_seed(
+                "variant_edges2shoes_latent-ones_seed*.json", "latent-ones coronet@0.25 - coronet@0.25", e2s
+            ),
+        ),
+        (
+            "`model.latent_init=ones`",
+            "the default search, 10%",
+            "variant_edges2shoes_latent-ones_seed*.json",
+            per_seed(
+                "variant_edges2shoes_latent-ones_seed*.json", "latent-ones coronet@0.1 - coronet@0.1", e2s
+            ),
+        ),
+        (
+            "`model.latent_init=norms` (from the trained dense model)",
+            "magnitude pruning of that model, 25%",
+            "variant_edges2shoes_latent-norms-from-dense_seed*.json",
+            per_seed(
+                "variant_edges2shoes_latent-norms-from-dense_seed*.json",
+                "latent-norms-from-dense coronet@0.25 - magnitude@0.25",
+                e2s,
+            ),
+        ),
+        (
+            "`model.scale_free_output` (photo2monet)",
+            "the default search, 25%",
+            "variant_photo2monet_scale-free_seed*.json",
+            per_seed(
+                "variant_photo2monet_scale-free_seed*.json", "scale-free coronet@0.25 - coronet@0.25", p2m
+            ),
+        ),
+        (
+            "`train.finetune_init=shrink-perturb`",
+            "the searched hand-over, 25%",
+            "variant_edges2shoes_shrink-perturb_seeds.json",
+            load("variant_edges2shoes_shrink-perturb_seeds.json")["coronet_minus_default"]["coronet@0.25"],
+        ),
+        (
+            "`train.finetune_init=scratch` (4× fine-tuning)",
+            "uniform widths trained as long, 25%",
+            "baselines_edges2shoes_scratch_seed*.json",
+            rows_per_seed("baselines_edges2shoes_scratch_seed*.json", "coronet@0.25", "uniform@0.25", e2s),
+        ),
+        (
+            "`train.hyper_lr_final_scale=0.1` (from 1.0; 4× the steps)",
+            "a constant `hyper_lr_scale` 0.1, 25%",
+            "variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json",
+            load("variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json")["coronet_minus_hyper-lr0.1"][
+                "coronet@0.25"
+            ],
+        ),
+        (
+            "`train.finetune_warmup_steps=100` (4× the steps)",
+            "no warm-up, `hyper_lr_scale` 0.1, 25%",
+            "variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json",
+            load("variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json")[
+                "coronet_minus_hyper-lr0.1"
+            ]["coronet@0.25"],
+        ),
+    ]
+    rows = []
+    for option, against, name, diff in entries:
+        metrics = [k for k in DIGITS if k in diff]
+        result = "; ".join(f"{NAMES[k]} {cell(diff[k], k)}" for k in metrics)
+        rows.append(
+            [option, against, n_seeds(diff[metrics[0]]), result, source(name).replace("_seed*", "[_seedN]")]
+        )
+    return table(["option (removed)", "against", "seeds", "difference, mean ± s.e.", "source"], rows)
+
+
+def sources() -> list[str]:
+    rows = []
+    for name, (command, _) in SOURCES.items():
+        file, commit = source(name).rsplit(" (", 1)
+        rows.append([file.replace("_seed*", "[_seedN]"), f"`{command}`", commit.rstrip(")")])
+    return table(["result file (benchmarks/results/)", "command", "commit"], rows)
+
+
+TABLES: dict[str, Callable[[], list[str]]] = {
+    "latency": latency,
+    "train-step": train_step,
+    "gpu": gpu,
+    "compress": compress,
+    "quality-edges2shoes": quality_edges2shoes,
+    "quality-photo2monet": quality_photo2monet,
+    "removed": removed,
+    "sources": sources,
+}
+BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)
+
+
+def render(text: str) -> str:
+    """`text` with every generated table replaced by its rendering from the JSON."""
+
+    def fill(m: re.Match) -> str:
+        if m.group(2) not in TABLES:
+            raise KeyError(
+                f"docs/results.md names an unknown table {m.group(2)!r}; known: {', '.join(TABLES)}"
+            )
+        return m.group(1) + "\n".join(TABLES[m.group(2)]()) + "\n" + m.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def cited_files(text: str) -> set[str]:
+    """Every result file the rendered document cites (patterns expanded)."""
+    names = set()
+    for name in re.findall(r"`([\w.\-\[\]*]+\.json)`", text):
+        names |= set(files(name.replace("[_seedN]", "_seed*"))) if "[_seedN]" in name else {name}
+    return names
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check", action="store_true", help="only check: exit 1 if the document differs")
+    args = p.parse_args()
+    text = DOC.read_text()
+    new = render(text)
+    if args.check:
+        if new != text:
+            print(f"{DOC} differs from the results it cites: run python benchmarks/results_doc.py")
+            return 1
+        return 0
+    DOC.write_text(new)
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
