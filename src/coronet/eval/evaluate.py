@@ -1,8 +1,9 @@
 """Evaluate one generator on its test split: paired metrics where ground truth exists, FID and KID.
 
 One pass over the sources: each batch is translated, truncated to uint8 in memory (as GAN
-Compression, OMGD and CAT do), scored against its ground truth and fed to the Inception network. Real features are cached
-per (files, settings), so a second evaluation on the same data costs only the fakes.
+Compression, OMGD and CAT do), scored against its ground truth and fed to the Inception network.
+Real features are cached per (files, settings), so a second evaluation on the same data costs only
+the fakes.
 """
 
 from __future__ import annotations
