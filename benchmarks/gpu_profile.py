@@ -5,8 +5,7 @@ For the dense generator and the hyper-model (ResNet-9 ngf 64, 256x256, batch 1, 
 over 20 steps, written as JSON, and a PyTorch profile of 3 whole steps, printed as the top ops by
 GPU time and by CPU time (kernel launch counts are in the CPU table, `cudaLaunchKernel`).
 
-    python benchmarks/gpu_profile.py --out benchmarks/results/gpu_profile_h200.json \
-        > benchmarks/results/gpu_profile_h200.txt
+    python benchmarks/gpu_profile.py --out gpu_profile.json > gpu_profile.txt
 """
 
 from __future__ import annotations

@@ -40,15 +40,14 @@ SOURCES = {
         "python benchmarks/baselines.py edges2shoes --seed N (N = 0..10), then baselines_seeds.py",
         "9b30173",
     ),
-    "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
-    "uniform_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "f068288"),
-    "magnitude_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
-    "magnitude_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "3da9c66"),
-    "uniform_lr_edges2shoes_dense-lr5_25pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "e28a47f"),
-    "uniform_lr_edges2shoes_dense-lr5_10pct_seeds0-7.json": ("benchmarks/uniform_lr.py", "16faf96"),
+    "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
+    "uniform_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "f068288"),
+    "magnitude_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
+    "magnitude_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "3da9c66"),
+    "uniform_lr_edges2shoes_dense-lr5_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
+    "uniform_lr_edges2shoes_dense-lr5_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "16faf96"),
     "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json": (
-        "baselines.py edges2shoes --search-steps 1200 --finetune-steps 1200 "
-        "--set train.hyper_lr_scale=0.1, 4 seeds",
+        "variant.py (removed) edges2shoes --hyper-lr-scale 0.1 --search-steps 1200 --finetune-steps 1200",
         "36456d8",
     ),
     "baselines_photo2monet_seeds.json": ("python benchmarks/baselines.py photo2monet --seed N", "9a01488"),
@@ -56,26 +55,27 @@ SOURCES = {
         "python benchmarks/baselines.py photo2monet --search-steps 800 --finetune-steps 800 --seed N",
         "3394569",
     ),
-    "variant_edges2shoes_latent-ones_seed*.json": ("benchmarks/variant.py --latent-init ones", "6b603de"),
+    "variant_edges2shoes_latent-ones_seed*.json": ("variant.py (removed) --latent-init ones", "6b603de"),
     "variant_edges2shoes_latent-norms-from-dense_seed*.json": (
-        "benchmarks/variant.py --from-dense --latent-init norms",
+        "variant.py (removed) --from-dense --latent-init norms",
         "1701b81",
     ),
-    "variant_photo2monet_scale-free_seed*.json": ("benchmarks/variant.py --scale-free-output", "3e9a692"),
+    "variant_photo2monet_scale-free_seed*.json": ("variant.py (removed) --scale-free-output", "3e9a692"),
     "variant_edges2shoes_shrink-perturb_seeds.json": (
-        "benchmarks/variant.py --finetune-init shrink-perturb",
+        "variant.py (removed) --finetune-init shrink-perturb",
         "9e1572d",
     ),
     "baselines_edges2shoes_scratch_seed*.json": (
-        "baselines.py edges2shoes --search-steps 300 --finetune-steps 1900 --finetune-init scratch",
+        "baselines.py (at that commit) edges2shoes --search-steps 300 --finetune-steps 1900 "
+        "--finetune-init scratch",
         "127ad03",
     ),
     "variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json": (
-        "benchmarks/variant.py --hyper-lr-scale 1 --hyper-lr-final 0.1 (4x length)",
+        "variant.py (removed) --hyper-lr-scale 1 --hyper-lr-final 0.1 (4x length)",
         "73e9c65",
     ),
     "variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json": (
-        "benchmarks/variant.py --hyper-lr-scale 0.1 --finetune-warmup 100 (4x length)",
+        "variant.py (removed) --hyper-lr-scale 0.1 --finetune-warmup 100 (4x length)",
         "4a0ccef",
     ),
 }

@@ -29,8 +29,10 @@ from coronet.pruning import (
     ControllerConfig,
     HyperGenerator,
     hypernetize,
+    magnitude_prune,
     materialize,
     resolve_budget,
+    uniform_widths,
 )
 
 try:
@@ -54,10 +56,12 @@ __all__ = [
     "get_generator",
     "hypernetize",
     "list_generators",
+    "magnitude_prune",
     "load_generator",
     "load_reference_state_dict",
     "materialize",
     "register_generator",
     "resolve_budget",
     "save_generator",
+    "uniform_widths",
 ]

@@ -3,8 +3,10 @@
 Reading order: `hyperconv` (how weights are generated), `latents` (z and alive masks per group),
 `hypernet` (wrap a generator; `materialize` the compact one), `cost` (MACs/params of any widths),
 `budget` (the user's target), `controller` (the proximal step and the exact landing).
+`baselines` is not the method: the uniform and magnitude-pruned generators it is compared with.
 """
 
+from coronet.pruning.baselines import filter_l1_norms, magnitude_prune, uniform_widths
 from coronet.pruning.budget import Budget, BudgetTarget, resolve_budget
 from coronet.pruning.controller import BudgetController, ControllerConfig, ControllerStatus
 from coronet.pruning.cost import CostModel
@@ -14,6 +16,9 @@ from coronet.pruning.latents import LatentVectors
 from coronet.pruning.proximal import soft_threshold_
 
 __all__ = [
+    "filter_l1_norms",
+    "magnitude_prune",
+    "uniform_widths",
     "Budget",
     "BudgetController",
     "BudgetTarget",
