@@ -51,78 +51,10 @@ def paired_difference(differences: list[float]) -> dict:
 
 
 def p_value(difference: dict) -> str:
-    """The signed-rank p-value as printed (console and README): three decimals below 0.1, two above,
+    """The signed-rank p-value as printed (console and docs): three decimals below 0.1, two above,
     or "n/a" where it is undefined."""
     p = difference["p_wilcoxon"]
     return "n/a" if p is None else f"{p:.3f}" if p < 0.1 else f"{p:.2f}"
-
-
-DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
-HEADINGS = {"psnr": "ΔPSNR (dB)", "ssim": "ΔSSIM", "l1": "ΔL1", "fd_rand_AtoB": "ΔFD-rand A→B",
-            "fd_rand_BtoA": "ΔFD-rand B→A"}
-
-
-def signed(value: float, digits: int) -> str:
-    """A figure as the README prints it: explicit sign, typographic minus."""
-    return f"{value:+.{digits}f}".replace("-", "\u2212")
-
-
-def difference_cell(difference: dict, digits: int) -> str:
-    """'mean ± s.e. (p P)', as the README shows it."""
-    mean, stderr = signed(difference["mean"], digits), f"{difference['stderr']:.{digits}f}"
-    return f"{mean} ± {stderr} (p {p_value(difference)})"
-
-
-def markdown_table(result: dict) -> list[str]:
-    """The paired table of a _seeds result as README lines: coronet minus each baseline and dense,
-    then dense minus uniform (the resolution), so that the README's figures are rendered, not typed."""
-    pairs = result["coronet_minus_baseline"]
-    keys = [k for k in DIGITS if k in next(iter(pairs.values()))]
-    lines = ["| target | vs | " + " | ".join(HEADINGS[k] for k in keys) + " |",
-             "|---|---|" + "---|" * len(keys)]
-
-    def line(first: str, second: str, per_metric: dict) -> str:
-        cells = [first, second] + [difference_cell(per_metric[k], DIGITS[k]) for k in keys]
-        return ("| " + " | ".join(cells) + " |").replace("|  |", "| |")
-
-    for pair, per_metric in pairs.items():
-        target, other = pair.split(" vs ")
-        lines.append(line(f"{float(target):.0%}", other, per_metric))
-    for target, per_metric in result["dense_minus_uniform"].items():
-        lines.append(line(f"resolution: dense − uniform {float(target):.0%}", "", per_metric))
-    return lines
-
-
-def row_name(method: str, target: float | str) -> str:
-    """A result row's name: 'uniform@0.25'; the dense row serves every target, so it has none."""
-    return "dense" if method == "dense" else f"{method}@{target}"
-
-
-def row_label(row: str) -> str:
-    """'coronet@0.25' as the README names it: 'coronet 25%'."""
-    method, _, target = row.partition("@")
-    return f"{method} {float(target):.0%}" if target else method
-
-
-def per_seed_table(result: dict) -> list[str]:
-    """Every row's figures per seed as README lines, 'A / B' where a dataset has several metrics,
-    dense first, the best figure of each seed and metric in bold. Rendered for the same reason as
-    markdown_table: these figures were typed by hand, and typing them went wrong."""
-    rows, seeds = result["rows"], result["seeds"]
-    keys = [k for k in DIGITS if k in next(iter(rows.values()))]
-    pick = {k: max if BETTER[k](1, 0) else min for k in keys}
-    best = {(k, i): pick[k](v[k]["per_seed"][i] for v in rows.values())
-            for k in keys for i in range(len(seeds))}
-
-    def cell(values: dict, i: int) -> str:
-        figures = [(f"{values[k]['per_seed'][i]:.{DIGITS[k]}f}", values[k]["per_seed"][i] == best[k, i])
-                   for k in keys]
-        return " / ".join(f"**{f}**" if bold else f for f, bold in figures)
-
-    order = sorted(rows, key=lambda row: row != "dense")
-    return (["| row | " + " | ".join(f"seed {s}" for s in seeds) + " |", "|---|" + "---|" * len(seeds)]
-            + [f"| {row_label(row)} | " + " | ".join(cell(rows[row], i) for i in range(len(seeds))) + " |"
-               for row in order])
 
 
 def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row: str,
@@ -145,8 +77,6 @@ def main() -> None:
                                     "edges2shoes_long for baselines_edges2shoes_long_seedN.json")
     p.add_argument("--seeds", type=int, nargs="+",
                    help="only these seeds (default: every seed with a result); the JSON lists them")
-    p.add_argument("--markdown", action="store_true",
-                   help="also print the per-seed and paired tables as the README's Markdown lines")
     args = p.parse_args()
     runs = seed_results(args.dataset)
     if args.seeds:
@@ -202,9 +132,6 @@ def main() -> None:
     for label, per_metric in shown:
         print(f"{label}: " + "  ".join(f"d{k} {v['mean']:+.4f} ± {v['stderr']:.4f} (s.e., p {p_value(v)})"
                                       for k, v in per_metric.items() if k in keys))
-    if args.markdown:
-        print("\n".join(per_seed_table(result)))
-        print("\n".join(markdown_table(result)))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""benchmarks/baselines_seeds.py: the statistics and the file matching behind the README's seed tables."""
+"""benchmarks/baselines_seeds.py: the statistics and the file matching behind the seed tables."""
 
 from __future__ import annotations
 
@@ -44,65 +44,21 @@ def test_seed_results_take_only_the_datasets_own_files(tmp_path, monkeypatch):
     assert sorted(baselines_seeds.seed_results("edges2shoes_long")) == [1]
 
 
-def test_variant_results_replace_only_the_coronet_rows_they_trained(tmp_path, monkeypatch):
-    """A variant run with --targets 0.25 must not pair the reference's old 10% coronet row."""
-    monkeypatch.setattr(baselines_seeds, "RESULTS", tmp_path)
-    reference = _run({"coronet@0.25": 14.5, "coronet@0.1": 14.6, "dense": 14.6, "uniform@0.25": 14.4,
-                      "uniform@0.1": 14.3})
-    variant = {**_run({"coronet@0.25": 14.9}), "reference": reference}
-    (tmp_path / "variant_edges2shoes_latent-ones_seed2.json").write_text(json.dumps(variant))
-    (tmp_path / "variant_edges2shoes_latent-ones-latent-lr50_seed2.json").write_text(json.dumps(variant))
-    found = baselines_seeds.variant_results("edges2shoes", "latent-ones")
-    assert list(found) == [2]
-    rows = {r["row"]: r["metrics"]["psnr"] for r in found[2]["rows"]}
-    assert rows == {"coronet@0.25": 14.9, "dense": 14.6, "uniform@0.25": 14.4}
-
-
-def _metrics_run(psnr: dict[str, float]) -> dict:
-    """A result whose rows have every metric uniform_lr.py pairs: SSIM and L1 follow PSNR."""
-    return {"rows": [{"row": row, "target": 1.0 if row == "dense" else float(row.split("@")[1]),
-                      "metrics": {"psnr": v, "ssim": v / 100, "l1": 1 / v}} for row, v in psnr.items()]}
-
-
-def test_uniform_lr_pairs_the_dense_control_at_every_target_on_either_side(tmp_path, monkeypatch):
+def test_the_aggregate_pairs_every_baseline_seed_by_seed(tmp_path, monkeypatch):
     import sys
 
-    import uniform_lr
-
     monkeypatch.setattr(baselines_seeds, "RESULTS", tmp_path)
-    monkeypatch.setattr(uniform_lr, "RESULTS", tmp_path)
-    reference = _metrics_run({"coronet@0.25": 14.5, "coronet@0.1": 14.6, "dense": 14.6,
-                              "uniform@0.25": 14.4, "uniform@0.1": 14.3})
-    own = {"default": [{"coronet@0.25": 14.6, "coronet@0.1": 14.9},
-                       {"coronet@0.25": 14.7, "coronet@0.1": 14.5}],
-           "dense-lr5": [{"dense": 15.0}, {"dense": 15.2}],
-           "uniform-lr5": [{"uniform@0.25": 14.7, "uniform@0.1": 14.5},
-                           {"uniform@0.25": 14.8, "uniform@0.1": 14.4}]}
-    for variant, seeds in own.items():
-        for seed, psnr in enumerate(seeds):
-            tag = f"_seed{seed}" if seed else ""
-            (tmp_path / f"variant_edges2shoes_{variant}{tag}.json").write_text(
-                json.dumps({**_metrics_run(psnr), "reference": reference}))
-
-    def pairs(*argv: str) -> dict:
-        out = tmp_path / "pairs.json"
-        monkeypatch.setattr(sys, "argv", ["uniform_lr.py", "edges2shoes", "--seeds", "0", "1",
-                                          "--scales", "5", "--out", str(out), *argv])
-        uniform_lr.main()
-        return json.loads(out.read_text())
-
-    left = pairs("--coronet", "dense-lr5", "--baseline", "uniform")["pairs"]
-    assert set(left) == {"dense@0.25 - uniform lr x5", "dense@0.1 - uniform lr x5"}
-    assert left["dense@0.25 - uniform lr x5"]["psnr"]["per_seed"] == pytest.approx([0.3, 0.4])
-    assert left["dense@0.1 - uniform lr x5"]["psnr"]["per_seed"] == pytest.approx([0.5, 0.8])
-    result = pairs("--coronet", "default", "--baseline", "dense", "--markdown")
-    right = result["pairs"]
-    assert right["coronet@0.25 - dense lr x5"]["psnr"]["per_seed"] == pytest.approx([-0.4, -0.5])
-    assert right["coronet@0.1 - dense lr x5"]["psnr"]["per_seed"] == pytest.approx([-0.1, -0.7])
-    table = uniform_lr.markdown_table(result)
-    assert table[0].startswith("| dense's lr | target |") and table[2].startswith("| ×5 | 25% | −0.45 ±")
-    table = uniform_lr.markdown_table(pairs("--coronet", "dense-lr5", "--baseline", "uniform"))
-    assert table[0].startswith("| dense minus uniform at lr |")
-    assert table[3].startswith("| ×5 | 10% | +0.65 ±")
-    with pytest.raises(SystemExit, match="same baseline"):
-        pairs("--coronet", "dense-lr5", "--baseline", "dense")
+    seeds = [{"coronet@0.25": 14.6, "dense": 14.7, "uniform@0.25": 14.4, "magnitude@0.25": 14.5},
+             {"coronet@0.25": 14.8, "dense": 14.6, "uniform@0.25": 14.5, "magnitude@0.25": 14.9}]
+    for seed, psnr in enumerate(seeds):
+        (tmp_path / f"baselines_edges2shoes{f'_seed{seed}' if seed else ''}.json").write_text(
+            json.dumps(_run(psnr)))
+    monkeypatch.setattr(sys, "argv", ["baselines_seeds.py", "edges2shoes"])
+    baselines_seeds.main()
+    result = json.loads((tmp_path / "baselines_edges2shoes_seeds.json").read_text())
+    assert result["seeds"] == [0, 1]
+    pairs = result["coronet_minus_baseline"]
+    assert pairs["0.25 vs uniform"]["psnr"]["per_seed"] == pytest.approx([0.2, 0.3])
+    assert pairs["0.25 vs magnitude"]["psnr"]["per_seed"] == pytest.approx([0.1, -0.1])
+    assert result["dense_minus_uniform"]["0.25"]["psnr"]["per_seed"] == pytest.approx([0.3, 0.1])
+    assert result["coronet_beats_both_baselines"]["0.25"]["psnr"] == [True, False]

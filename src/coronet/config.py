@@ -118,24 +118,9 @@ class RunConfig:
         return _merge(self, nested, "")
 
 
-# Options that were measured, did not win, and were removed (docs/results.md). A saved config that
-# holds one at its old default still loads; any other value is refused with this explanation.
-RETIRED = {"model.latent_init": None, "model.scale_free_output": False,
-           "train.hyper_lr_final_scale": None, "train.finetune_init": "searched",
-           "train.finetune_warmup_steps": 0}
-
-
 def from_dict(data: Mapping[str, Any]) -> RunConfig:
     """Build a RunConfig from nested dicts (a preset, a run's config.json), refusing unknown keys."""
-    data = {k: dict(v) if isinstance(v, Mapping) else v for k, v in (data or {}).items()}
-    for key, default in RETIRED.items():
-        section, name = key.split(".")
-        if isinstance(data.get(section), dict) and name in data[section]:
-            value = data[section].pop(name)
-            if value != default:
-                raise ConfigError(f"{key}={value!r} is an experimental option this version of coronet "
-                                  f"no longer has (it measured no better; docs/results.md); remove it")
-    return _merge(RunConfig(), data, "")
+    return _merge(RunConfig(), data or {}, "")
 
 
 def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:
