@@ -94,6 +94,8 @@ def test_no_file_points_at_a_file_outside_the_repository():
     path_like = re.compile(r"(?<![\w:/.-])((?:docs|benchmarks|tests|src)/[\w./-]+\.(?:md|py|json|yaml|png))")
     bad = []
     for f in tracked_text_files():
+        if f == Path(__file__):
+            continue  # this test names the patterns it looks for
         text = f.read_text(errors="replace")
         for m in outside.finditer(text):
             bad.append(f"{f.relative_to(ROOT)}: {m.group(0)}")
