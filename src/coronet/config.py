@@ -57,11 +57,10 @@ class PruneConfig:
     absolute: float | None = None  # or an absolute MACs / params count
     ratio_B: float | None = None  # CycleGAN: target of G_B (default: same as G_A)
     tolerance: float = 0.02
-    threshold: float = 5e-3
     min_channels: int = 4
     reach_fraction: float = 0.75
-    check_every: int = 10
-    gamma: float | None = None
+    shrink: float = 0.3  # the L1 step per step of the costliest channel, as a share of the lr
+    importance_decay: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ class TrainConfig:
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
-    hyper_lr_scale: float = 1.0  # the hypernetworks' lr as a share of lr
+    hyper_lr_scale: float | None = None  # the hypernetworks' lr as a share of lr; None: 1.0 from
+    # scratch, 0.1 from a dense checkpoint (model.init_from)
     search_steps: int = 600  # the search budget (it ends earlier once the target is met)
     finetune_steps: int = 600
     decay_steps: int = 300  # last steps of fine-tuning with linearly decaying LR

@@ -79,6 +79,7 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
                 "target_lower": run_g.budget.lower,
                 "export_max_abs_diff": run_g.handover.export_max_abs_diff,
                 "forced_landing": run_g.handover.forced_landing,
+                "search": run_g.handover.search,
             })
         g.to(device)
         if name == "G_A" and cfg.train.model == "pix2pix" and test_set is not None:
@@ -134,17 +135,32 @@ def _plot_ratio(summary: RunSummary, path: Path) -> None:
 
 
 def _plot_widths(gens: dict[str, Any], path: Path) -> None:
+    """Per generator, every latent group's kept share of its dense width, beside uniform thinning to
+    the same cost (compress runs), labelled by group name."""
     fig, axes = plt.subplots(len(gens), 1, figsize=(9, 3.2 * len(gens)), squeeze=False)
     for ax, (name, entry) in zip(axes[:, 0], gens.items(), strict=True):
-        layers = list(entry["widths"])
-        x = np.arange(len(layers))
-        ax.bar(x, [entry["widths"][k]["dense_out"] for k in layers], color="#cccccc", label="dense")
-        ax.bar(x, [entry["widths"][k]["out"] for k in layers], color="#3b75af", label="kept")
-        ax.set_xticks(x, [k.replace("model.", "").replace(".conv_block", "") for k in layers],
-                      rotation=90, fontsize=6)
-        ax.set_ylabel("output channels")
-        ax.set_title(f"{name}: width of every layer")
-        ax.legend(fontsize=7)
+        search = entry.get("search")
+        if search:
+            groups = list(search["keep_ratios"])
+            x = np.arange(len(groups))
+            ax.bar(x - 0.2, [search["keep_ratios"][g] for g in groups], 0.4, color="#3b75af", label="found")
+            ax.bar(x + 0.2, [search["uniform_keep_ratios"][g] for g in groups], 0.4, color="#cccccc",
+                   label="uniform, same cost")
+            ax.set_ylabel("kept / dense channels")
+            ax.set_ylim(0, 1.05)
+            ax.set_title(f"{name}: channels kept per latent group (tie-decided deaths "
+                         f"{search['tie_decided_fraction']:.0%}, distance from uniform "
+                         f"{search['uniform_distance']:.2f})", fontsize=9)
+        else:
+            groups = [g for g in entry["group_widths"] if g not in ("rgb_in", "rgb_out")]
+            x = np.arange(len(groups))
+            ax.bar(x, [entry["group_widths"][g] for g in groups], color="#3b75af")
+            ax.set_ylabel("channels")
+            ax.set_title(f"{name}: channels per latent group")
+        ax.set_xticks(x, groups, rotation=90, fontsize=7)
+        ax.set_xlabel("latent group")
+        if search:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -176,6 +192,14 @@ def _markdown(report: dict[str, Any], compressed: bool) -> str:
               "## Samples (input | output | target)", "", "![samples](samples.png)", ""]
     if compressed:
         lines += ["## Cost during the search", "", "![cost ratio](cost_ratio.png)", ""]
-    lines += ["## Width of every layer", "", "![widths](widths.png)", "",
+    lines += ["## Channels kept per latent group", ""]
+    for name, g in report["generators"].items():
+        if g.get("search"):
+            d = g["search"]
+            lines += [f"{name} search: {d['deaths']} channel deaths, {d['tie_decided_fraction']:.1%} "
+                      f"decided among equal scores; keep ratios {d['uniform_distance']:.3f} from uniform "
+                      f"thinning on average{'; the landing was forced' if g.get('forced_landing') else ''}.",
+                      ""]
+    lines += ["![widths](widths.png)", "",
               "Exported: " + ", ".join(f for files in report["exported"].values() for f in files), ""]
     return "\n".join(lines)

@@ -41,7 +41,7 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"model.netG must be one of {', '.join(list_generators())} (got {m.netG!r})")
     if cfg.data.batch_size < 1:
         raise ConfigError("data.batch_size must be >= 1")
-    if not t.hyper_lr_scale > 0:
+    if t.hyper_lr_scale is not None and not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
     for name in ("search_steps", "finetune_steps", "decay_steps"):
         if getattr(t, name) < 0:
@@ -51,6 +51,9 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         "model.use_dropout": m.use_dropout if m.use_dropout is not None else (
             pix2pix and m.netG.startswith("unet")),
         "model.normD": m.normD or ("batch" if pix2pix else "instance"),
+        # from a trained model the hypernetworks' full step rewrites its kernels within a few steps,
+        # before the search has read which channels matter (docs/results.md, planted architecture)
+        "train.hyper_lr_scale": t.hyper_lr_scale or (0.1 if m.init_from or m.init_from_B else 1.0),
     })
 
 
@@ -146,4 +149,5 @@ def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:
 
 def controller_config(cfg: RunConfig) -> ControllerConfig:
     p = cfg.prune
-    return ControllerConfig(p.threshold, p.min_channels, p.reach_fraction, p.check_every, p.gamma)
+    return ControllerConfig(min_channels=p.min_channels, reach_fraction=p.reach_fraction, shrink=p.shrink,
+                            importance_decay=p.importance_decay)

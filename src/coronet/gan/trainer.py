@@ -33,7 +33,14 @@ from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
 from coronet.gan.summary import GeneratorSummary, Handover, RunSummary
 from coronet.models import save_generator
-from coronet.pruning import BudgetController, CostModel, hypernetize, lr_groups, materialize
+from coronet.pruning import (
+    BudgetController,
+    CostModel,
+    hypernetize,
+    lr_groups,
+    materialize,
+    search_diagnostics,
+)
 
 SAMPLES = 4
 RESUME_SETTABLE = ("train.compile", "data.num_workers")  # how a run executes, not what it computes
@@ -267,7 +274,7 @@ class Trainer:
             for name, ctl in self.controllers.items():
                 status = ctl.status()
                 values[f"{self.cfg.prune.metric}_ratio/{name}"] = status.ratio
-                values[f"gamma/{name}"] = status.gamma
+                values[f"tied_deaths/{name}"] = status.tied_deaths
                 for group, width in status.widths.items():
                     if group in ctl.latents.vectors:
                         values[f"alive/{name}/{group}"] = width
@@ -303,9 +310,12 @@ class Trainer:
             compact.train()
             cost = self.cost_models[name]
             widths = compact.widths
+            search = search_diagnostics(cost, widths, status.tied_deaths, status.deaths,
+                                        self.cfg.prune.min_channels, self.cfg.prune.metric)
             self.handovers[name] = Handover(
                 widths=widths, export_max_abs_diff=diff, macs=cost.macs(widths), params=cost.params(widths),
-                achieved_ratio=status.ratio, forced_landing=status.forced, search_steps=self.phase_step)
+                achieved_ratio=status.ratio, forced_landing=status.forced, search_steps=self.phase_step,
+                search=search)
             if self.dist.is_main:
                 save_generator(compact, self.run_dir / "searched" / name)
             for callback in self.callbacks:

@@ -95,7 +95,7 @@ class HyperConv(nn.Module):
 
     def masked_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
-        alive_out = self._latents.alive(self.spec.out_group).to(self.w2.dtype)
+        alive_out = self._latents.mask(self.spec.out_group)
         _, alive_in = self._latents.gate(self.spec.in_groups)
         k = self.kernel() * (alive_out[:, None] * alive_in[None, :])[..., None]
         k = k.view(self.c_out, self.c_in, *self.kernel_size)

@@ -1,9 +1,11 @@
 """Latent vectors, one per channel group, and the alive mask of every channel.
 
-The mask is state, not a function of |z|: a channel dies when the proximal step drives its latent
-to the threshold *and* the budget still needs the saving, and it never comes back. Keeping the mask
-explicit is what lets the budget controller stop exactly on the target and lets a dead channel
-contribute exactly zero from the step it dies (what you search is what you get).
+The mask is state, not a function of |z|: a channel dies when the budget controller removes it,
+and it never comes back. Keeping the mask explicit is what lets the controller stop exactly on the
+target and lets a dead channel contribute exactly zero from the step it dies (what you search is
+what you get). Each group's mask enters the network through a probe, a vector of ones that records
+a gradient: d(loss)/d(probe[c]) is the first-order change of the loss if channel c were removed,
+the evidence the controller ranks channels by (docs/method.md).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ class LatentVectors(nn.Module):
                 z = torch.randn(g.size) if init == "normal" else torch.ones(g.size)
                 self.vectors[g.name] = nn.Parameter(z)
                 self.register_buffer(f"alive_{g.name}", torch.ones(g.size, dtype=torch.bool))
+                self.register_buffer(f"probe_{g.name}", torch.ones(g.size).requires_grad_(),
+                                     persistent=False)
             else:
                 # the image channels: a constant ones-vector, neither trained nor pruned
                 self.register_buffer(f"fixed_{g.name}", torch.ones(g.size), persistent=False)
@@ -56,12 +60,36 @@ class LatentVectors(nn.Module):
         with torch.no_grad():
             self.vectors[name].masked_fill_(~buf, 0.0)
 
+    def mask(self, name: str) -> torch.Tensor:
+        """The float alive mask of a group as the network applies it: times the group's probe, so
+        that the loss's gradient reaches the probe (the values are exactly 0 and 1)."""
+        alive = self.alive(name).to(self.vector(name).dtype)
+        if name in self.vectors and torch.is_grad_enabled():
+            return alive * self._probe(name)
+        return alive
+
+    def _probe(self, name: str) -> torch.Tensor:
+        probe = getattr(self, f"probe_{name}")
+        if not probe.is_leaf:  # moved to another device by `.to()`, which is not a leaf any more
+            probe = probe.detach().requires_grad_()
+            setattr(self, f"probe_{name}", probe)
+        return probe
+
     def gate(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """(z, float alive mask) of the concatenation of `names`, in order."""
         if len(names) == 1:
-            return self.vector(names[0]), self.alive(names[0]).to(self.vector(names[0]).dtype)
-        z = torch.cat([self.vector(n) for n in names])
-        return z, torch.cat([self.alive(n) for n in names]).to(z.dtype)
+            return self.vector(names[0]), self.mask(names[0])
+        return torch.cat([self.vector(n) for n in names]), torch.cat([self.mask(n) for n in names])
+
+    def take_probe_gradients(self) -> dict[str, torch.Tensor]:
+        """Per prunable group, d(loss)/d(mask) accumulated since the last call (zeros if none), and
+        reset to none."""
+        out = {}
+        for name in self.vectors:
+            probe = self._probe(name)
+            out[name] = probe.grad.detach().clone() if probe.grad is not None else torch.zeros_like(probe)
+            probe.grad = None
+        return out
 
     def widths(self) -> dict[str, int]:
         """Alive channel count per group (dense size for never-pruned groups). The counts come to
