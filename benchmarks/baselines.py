@@ -109,6 +109,8 @@ def save_row(args, row: str, trained: Trained, extra: dict) -> dict:
         macs = count_macs(g, size)
         gens[name] = {"macs": macs, "params": count_params(g), "achieved_ratio": macs / run_g.dense_macs,
                       "widths": g.widths}
+        if run_g.handover is not None:  # a coronet row: did its search choose the widths?
+            gens[name]["search"] = run_g.handover.search
     torch.save(discriminators, out / "discriminators.pt")
     steps = sum(summary.steps.values())
     result = {"row": row, "generators": gens, "steps": steps, "steps_by_phase": summary.steps,

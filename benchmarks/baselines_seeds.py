@@ -11,8 +11,10 @@ per-seed difference coronet minus each baseline and minus dense (mean and standa
 
 The same per-seed difference of dense minus uniform is the benchmark's resolution: the dense model
 has 1/target times the MACs, so where it does not separate from the uniform baseline either, a
-metric at this training length cannot rank the compressed models. `dataset` is the file prefix, so
-runs written with `--out baselines_edges2shoes_long_seed<N>.json` aggregate as `edges2shoes_long`.
+metric at this training length cannot rank the compressed models. Under "search", per coronet row:
+the search diagnostics of every seed and how well the seeds agree on the widths (rank correlation).
+`dataset` is the file prefix, so runs written with `--out baselines_edges2shoes_long_seed<N>.json`
+aggregate as `edges2shoes_long`.
 `--seeds 0 1 2 3 4` restricts the aggregate to those seeds, e.g. to reproduce a table written before
 more seeds were run (the output file is the same; its "seeds" say which went in).
 """
@@ -61,6 +63,25 @@ def paired_rows(metrics: dict[int, dict], seeds: list[int], keys: list[str], row
                 other: str) -> dict:
     """Per metric, the paired difference row minus other over the seeds."""
     return {k: paired_difference([metrics[s][row][k] - metrics[s][other][k] for s in seeds]) for k in keys}
+
+
+def search_consistency(runs: dict[int, dict]) -> dict:
+    """Per coronet row, how its search chose across seeds: the tie-decided share and the distance from
+    uniform of every seed, and the Spearman correlation of the per-group keep ratios between every
+    pair of seeds (do the seeds agree on which groups to keep?)."""
+    out = {}
+    for row in sorted({r["row"] for run in runs.values() for r in run["rows"]
+                       if "search" in r.get("generators", {}).get("G_A", {})}):
+        per_seed = {s: next(r for r in run["rows"] if r["row"] == row)["generators"]["G_A"]["search"]
+                    for s, run in sorted(runs.items())}
+        keeps = [list(d["keep_ratios"].values()) for d in per_seed.values()]
+        pairs = [float(stats.spearmanr(a, b)[0]) for i, a in enumerate(keeps) for b in keeps[i + 1:]]
+        out[row] = {"tie_decided_fraction": [d["tie_decided_fraction"] for d in per_seed.values()],
+                    "uniform_distance": [d["uniform_distance"] for d in per_seed.values()],
+                    "keep_ratios": {s: d["keep_ratios"] for s, d in per_seed.items()},
+                    "rank_correlation_between_seeds": pairs,
+                    "mean_rank_correlation": statistics.mean(pairs) if pairs else None}
+    return out
 
 
 def seed_results(dataset: str) -> dict[int, dict]:
@@ -120,7 +141,8 @@ def main() -> None:
     out = RESULTS / f"{name}_seeds.json"
     result = {"benchmark": f"{name}_seeds", "seeds": seeds,
               "rows": rows, "coronet_beats_both_baselines": wins,
-              "coronet_minus_baseline": paired, "dense_minus_uniform": resolution}
+              "coronet_minus_baseline": paired, "dense_minus_uniform": resolution,
+              "search": search_consistency(runs)}
     write_result(out, result)
     for row, values in rows.items():
         print(f"{row:16s} " + "  ".join(f"{k} {v['mean']:.4f} ± {v['std']:.4f}" for k, v in values.items()))

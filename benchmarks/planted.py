@@ -178,7 +178,9 @@ def run_seed(args, seed: int) -> dict:
         student = magnitude_prune(task.teacher, widths).eval()
         fit(student, task, args.steps, args.lr, args.batch, seed)
         rows[name] = {"error": error(student, task), "macs": cost.macs(widths), "widths": widths}
-    compact, search_steps = search(task, ratio, args.search_steps, args.lr, args.batch, seed,
+    config = ControllerConfig(min_channels=task.min_channels, shrink=args.shrink,
+                              importance_decay=args.importance_decay)
+    compact, search_steps = search(task, ratio, args.search_steps, args.lr, args.batch, seed, config,
                                    hyper_lr_scale=args.hyper_lr_scale)
     rows["coronet"] = {"error_after_search": error(compact, task), "search_steps": search_steps}
     fit(compact, task, args.steps - search_steps, args.lr, args.batch, seed + 1)
@@ -217,6 +219,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--hyper-lr-scale", type=float, default=0.1,
                    help="the hypernetworks' share of the lr in the search (default: as from a dense model)")
+    p.add_argument("--shrink", type=float, default=ControllerConfig.shrink, help="the controller's L1 step")
+    p.add_argument("--importance-decay", type=float, default=ControllerConfig.importance_decay)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "planted.json")
