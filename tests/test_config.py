@@ -29,6 +29,13 @@ def test_horse2zebra_preset_carries_the_reference_schedule():
     assert cfg.train.search_epochs + cfg.train.finetune_epochs == 200
 
 
+def test_the_resnet_pix2pix_preset_follows_gan_compression():
+    cfg = from_dict(load_preset("pix2pix-edges2shoes-r"))
+    assert (cfg.model.netG, cfg.model.norm, cfg.model.use_dropout, cfg.model.normD, cfg.model.ndf) == (
+        "resnet_9blocks", "instance", False, "instance", 128)
+    assert cfg.train.gan_mode == "hinge" and cfg.data.flip is False
+
+
 def test_only_the_resnet_pix2pix_preset_takes_the_smaller_hypernetwork_step():
     """The long-run step (docs/results.md) was measured on ResNet-9 Pix2Pix only."""
     steps = {name: from_dict(load_preset(name)).train.hyper_lr_scale for name in list_presets()}
