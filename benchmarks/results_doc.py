@@ -28,6 +28,13 @@ MINUS = "\u2212"
 # repository. A file that records the commit its run started from (environment.commit) is cited with
 # that one instead.
 SOURCES = {
+    "planted.json": ("python benchmarks/planted.py", "2c2f3b4"),
+    "planted_previous_search.json": (
+        "python benchmarks/planted.py, run in a checkout of 968242b (the controller before this one)",
+        "2c2f3b4",
+    ),
+    "planted_hyper_lr1.json": ("python benchmarks/planted.py --hyper-lr-scale 1.0", "2c2f3b4"),
+    "planted_no_l1.json": ("python benchmarks/planted.py --shrink 0", "2c2f3b4"),
     "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
     "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
     "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
@@ -78,6 +85,12 @@ SOURCES = {
         "variant.py (removed) --hyper-lr-scale 0.1 --finetune-warmup 100 (4x length)",
         "4a0ccef",
     ),
+}
+PLANTED = {
+    "planted.json": "coronet (this version)",
+    "planted_previous_search.json": "the previous search (L1 ramp, deaths at |z| = 0, tie rule)",
+    "planted_hyper_lr1.json": "this ranking, hypernetworks at the full lr",
+    "planted_no_l1.json": "this ranking without the L1 step (`prune.shrink=0`)",
 }
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
 NAMES = {
@@ -451,6 +464,39 @@ def removed() -> list[str]:
     return table(["option (removed)", "against", "seeds", "difference, mean ± s.e.", "source"], rows)
 
 
+def planted() -> list[str]:
+    rows = []
+    for name, label in PLANTED.items():
+        seeds = load(name)["seeds"]
+        ratio = max(r["oracle_over_uniform"] for r in seeds)
+        recovered = [r["recovered"] for r in seeds]
+        spearman = [r["spearman"] for r in seeds]
+        passed = ratio <= 0.7 and min(recovered) >= 0.6 and min(spearman) >= 0.7
+        rows.append(
+            [
+                label,
+                str(len(seeds)),
+                f"{ratio:.2f}",
+                " / ".join(f"{v:.2f}" for v in recovered).replace("-", MINUS),
+                " / ".join(f"{v:.2f}" for v in spearman).replace("-", MINUS),
+                "yes" if passed else "no",
+                source(name),
+            ]
+        )
+    return table(
+        [
+            "search",
+            "seeds",
+            "oracle / uniform error (worst seed)",
+            "share of the oracle's advantage recovered, per seed",
+            "Spearman of keep ratios, per seed",
+            "meets the criterion",
+            "source",
+        ],
+        rows,
+    )
+
+
 def sources() -> list[str]:
     rows = []
     for name, (command, _) in SOURCES.items():
@@ -467,6 +513,7 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "quality-edges2shoes": quality_edges2shoes,
     "quality-photo2monet": quality_photo2monet,
     "removed": removed,
+    "planted": planted,
     "sources": sources,
 }
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)
