@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +36,10 @@ SOURCES = {
     ),
     "planted_hyper_lr1.json": ("python benchmarks/planted.py --hyper-lr-scale 1.0", "2c2f3b4"),
     "planted_no_l1.json": ("python benchmarks/planted.py --shrink 0", "2c2f3b4"),
+    "planted_latent_lr20.json": (
+        "planted.py with the latents in an Adam group of their own at 20x the lr (a one-off patch, not kept)",
+        "2c2f3b4",
+    ),
     "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
     "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
     "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
@@ -88,9 +93,10 @@ SOURCES = {
 }
 PLANTED = {
     "planted.json": "coronet (this version)",
-    "planted_previous_search.json": "the previous search (L1 ramp, deaths at |z| = 0, tie rule)",
+    "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; hypernetworks at 0.1 as above)",
     "planted_hyper_lr1.json": "this ranking, hypernetworks at the full lr",
     "planted_no_l1.json": "this ranking without the L1 step (`prune.shrink=0`)",
+    "planted_latent_lr20.json": "this ranking, the latents at 20× the lr",
 }
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
 NAMES = {
@@ -495,6 +501,64 @@ def planted() -> list[str]:
         ],
         rows,
     )
+
+
+def search_diagnostics() -> list[str]:
+    """Did the search choose? Per setting: tie-decided deaths, distance from uniform, seed agreement."""
+    rows = []
+
+    def row(setting: str, gen: str, d: dict, name: str) -> None:
+        ties, dist = d["tie_decided_fraction"], d["uniform_distance"]
+        rows.append(
+            [
+                setting,
+                gen,
+                str(len(ties)),
+                f"{max(ties):.3f}",
+                f"{statistics.mean(dist):.3f} ({min(dist):.3f}–{max(dist):.3f})",
+                f"{d['mean_rank_correlation']:.2f}",
+                source(name),
+            ]
+        )
+
+    quick = load("search_diagnostics.json")["presets"]
+    for preset, gens in quick.items():
+        for gen, d in gens.items():
+            row(f"{preset}, 25%", gen, d, "search_diagnostics.json")
+    for target, d in load("baselines_edges2shoes_extreme_seeds.json")["search"].items():
+        row(
+            f"edges2shoes-mini, {float(target.split('@')[1]):.1%}".replace(".0%", "%"),
+            "G_A",
+            d,
+            "baselines_edges2shoes_extreme_seeds.json",
+        )
+    return table(
+        [
+            "setting",
+            "generator",
+            "seeds",
+            "tie-decided share of deaths (worst seed)",
+            "distance from uniform keep ratios, mean (range)",
+            "seed agreement (mean Spearman)",
+            "source",
+        ],
+        rows,
+    )
+
+
+def quality_extreme() -> list[str]:
+    name = "baselines_edges2shoes_extreme_seeds.json"
+    specs = []
+    for target in ("0.1", "0.05", "0.025"):
+        pct = f"{float(target):.1%}".replace(".0%", "%")
+        specs += [
+            (b, pct, name, lambda d, t=target, b=b: d["coronet_minus_baseline"][f"{t} vs {b}"])
+            for b in ("uniform", "magnitude")
+        ]
+        specs.append(
+            ("*resolution: dense − uniform*", pct, name, lambda d, t=target: d["dense_minus_uniform"][t])
+        )
+    return _pairs(specs, ["psnr", "ssim", "l1"])
 
 
 def sources() -> list[str]:
