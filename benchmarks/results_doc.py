@@ -93,7 +93,8 @@ SOURCES = {
 }
 PLANTED = {
     "planted.json": "coronet (this version)",
-    "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; hypernetworks at 0.1 as above)",
+    "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; "
+    "hypernetworks at 0.1 as above)",
     "planted_hyper_lr1.json": "this ranking, hypernetworks at the full lr",
     "planted_no_l1.json": "this ranking without the L1 step (`prune.shrink=0`)",
     "planted_latent_lr20.json": "this ranking, the latents at 20× the lr",
