@@ -143,8 +143,10 @@ class BudgetController:
         return self.status()
 
     def score(self, name: str) -> torch.Tensor:
-        """Each channel's importance (root mean square of its mask gradient) in group `name`."""
-        return self.importance[name].sqrt()
+        """Each channel's importance in group `name`: the moving average of its squared mask gradient,
+        Fisher pruning's estimate of the loss a removal adds, so that divided by the cost saved it is
+        loss per MAC (its square root would favour cutting the costly trunk; docs/results.md)."""
+        return self.importance[name]
 
     def _kill(self, goal: float, force: bool) -> None:
         """Remove channels, lowest importance per unit of cost saved first, until the cost is at most
