@@ -40,6 +40,19 @@ SOURCES = {
         "planted.py with the latents in an Adam group of their own at 20x the lr (a one-off patch, not kept)",
         "2c2f3b4",
     ),
+    "search_diagnostics.json": ("python benchmarks/search_diagnostics.py", "dffa45b"),
+    "baselines_edges2shoes_extreme_seed*.json": (
+        "python benchmarks/baselines.py edges2shoes --targets 0.1 0.05 0.025 --seed N",
+        "dffa45b",
+    ),
+    "baselines_edges2shoes_extreme_seeds.json": (
+        "python benchmarks/baselines_seeds.py edges2shoes_extreme",
+        "dffa45b",
+    ),
+    "baselines_edges2shoes_extreme_rms_seed*.json": (
+        "baselines.py as above, with channels ranked by the root of the importance",
+        "d3e7b9e",
+    ),
     "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
     "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
     "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
@@ -95,9 +108,9 @@ PLANTED = {
     "planted.json": "coronet (this version)",
     "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; "
     "hypernetworks at 0.1 as above)",
-    "planted_hyper_lr1.json": "this ranking, hypernetworks at the full lr",
-    "planted_no_l1.json": "this ranking without the L1 step (`prune.shrink=0`)",
-    "planted_latent_lr20.json": "this ranking, the latents at 20× the lr",
+    "planted_hyper_lr1.json": "the mask-gradient ranking*, hypernetworks at the full lr",
+    "planted_no_l1.json": "the mask-gradient ranking* without the L1 step (`prune.shrink=0`)",
+    "planted_latent_lr20.json": "the mask-gradient ranking*, the latents at 20× the lr",
 }
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
 NAMES = {
@@ -395,6 +408,23 @@ def rows_per_seed(pattern: str, row: str, other: str, metrics: list[str]) -> dic
     return {k: paired_difference([run[row][k] - run[other][k] for run in runs]) for k in metrics}
 
 
+def across_files(pattern: str, reference: str, row: str, metrics: list[str]) -> dict:
+    """Paired differences of one row between two sets of single-seed files (`pattern` minus
+    `reference`), over the seeds where both hold the row."""
+    def by_seed(p: str) -> dict[int, dict]:
+        found = {}
+        for name in files(p):
+            m = re.search(r"_seed(\d+)\.json$", name)
+            rows = {r["row"]: r["metrics"] for r in load(name)["rows"]}
+            if row in rows:
+                found[int(m.group(1)) if m else 0] = rows[row]
+        return found
+
+    a, b = by_seed(pattern), by_seed(reference)
+    seeds = sorted(a.keys() & b.keys())
+    return {k: paired_difference([a[s][k] - b[s][k] for s in seeds]) for k in metrics}
+
+
 def removed() -> list[str]:
     e2s, p2m = ["psnr", "ssim", "l1"], ["fd_rand_AtoB", "fd_rand_BtoA"]
     entries = [
@@ -460,6 +490,19 @@ def removed() -> list[str]:
                 "coronet_minus_hyper-lr0.1"
             ]["coronet@0.25"],
         ),
+    ] + [
+        (
+            "ranking by the root of the importance (per unit of cost)",
+            f"the Fisher ranking, {pct}",
+            "baselines_edges2shoes_extreme_rms_seed*.json",
+            across_files(
+                "baselines_edges2shoes_extreme_rms_seed*.json",
+                "baselines_edges2shoes_extreme_seed*.json",
+                f"coronet@{target}",
+                e2s,
+            ),
+        )
+        for target, pct in (("0.1", "10%"), ("0.05", "5%"), ("0.025", "2.5%"))
     ]
     rows = []
     for option, against, name, diff in entries:
@@ -579,6 +622,8 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "quality-photo2monet": quality_photo2monet,
     "removed": removed,
     "planted": planted,
+    "search-diagnostics": search_diagnostics,
+    "quality-extreme": quality_extreme,
     "sources": sources,
 }
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)

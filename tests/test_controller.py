@@ -202,6 +202,30 @@ def test_the_least_important_channels_per_unit_of_cost_die_first():
     assert status.tied_deaths == status.deaths  # even the last: it died beside an equal that stayed
 
 
+def test_the_ranking_is_the_loss_a_removal_adds_per_unit_of_cost():
+    # A trunk channel saves ~10x the MACs of a block channel. Give it (saving ratio)^1.5 times the
+    # block channel's importance: per unit of cost it carries more of the loss, so the block channel
+    # goes first and the trunk channel after it (ranking by the root of the importance would remove
+    # the trunk channel alone, which lands by itself).
+    hyper = _hyper("scratch", ngf=8)
+    cost = hyper.cost_model((32, 32))
+    savings = cost.savings_vector("macs", cost.vector(cost.dense_widths))
+    s_trunk, s_block = int(savings[cost.index["trunk"]]), int(savings[cost.index["block0"]])
+    assert s_trunk > 4 * s_block
+    budget = resolve_budget(BudgetTarget("macs", absolute=cost.macs(cost.dense_widths) - s_trunk), cost, 2)
+    ctl = BudgetController(hyper.latents, cost, budget, search_steps=1, lr=2e-4,
+                           config=ControllerConfig(min_channels=2))
+    for importance in ctl.importance.values():
+        importance.fill_(1e6)  # everything else matters far more
+    ctl.importance["block0"][0] = 1.0
+    ctl.importance["trunk"][0] = (s_trunk / s_block) ** 1.5
+    status = ctl.land_now()
+    assert budget.lower <= status.cost <= budget.limit
+    assert status.widths["block0"] == cost.dense_widths["block0"] - 1
+    assert status.widths["trunk"] == cost.dense_widths["trunk"] - 1
+    assert status.deaths == 2
+
+
 def test_the_mask_probe_records_the_removal_gradient_without_changing_the_output():
     hyper = _hyper("scratch", ngf=4).eval()
     dead = torch.ones(16, dtype=torch.bool)
