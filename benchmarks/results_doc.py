@@ -55,6 +55,15 @@ SOURCES = {
     ),
     "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
     "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
+    "train_step_previous_[S]_r[N].json": (
+        "PYTHONPATH=<checkout of 968242b>/src python benchmarks/train_step.py --size S --reps 15",
+        "7bd34a2",
+    ),
+    "train_step_this_[S]_r[N].json": ("python benchmarks/train_step.py --size S --reps 15", "7bd34a2"),
+    "train_step_noprobe_[S]_r[N].json": (
+        "train_step.py with LatentVectors.mask returning the bare alive mask (a one-off patch)",
+        "7bd34a2",
+    ),
     "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
     "gpu_h200.json": ("python benchmarks/gpu.py (H200)", "9a64864"),
     "gpu_compile_h200.json": (
@@ -150,7 +159,7 @@ def cell(difference: dict, metric: str) -> str:
 def source(name: str) -> str:
     """'`file` (commit)': the commit the run started from where the file records it, else the commit
     that added the file."""
-    first = files(name)[0] if "*" in name else name
+    first = files(name)[0] if "*" in name else runs(name)[0] if "[N]" in name else name
     commit = (load(first).get("environment") or {}).get("commit") or SOURCES[name][1]
     return f"`{name}` ({commit[:7] + ('-dirty' if commit.endswith('-dirty') else '')})"
 
@@ -229,6 +238,38 @@ def train_step() -> list[str]:
         f"{c['netG']} ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, {env['device']}, "
         f"{env['threads']} threads, {c['reps']} interleaved steps each. Source: {source('train_step.json')}.",
     ]
+
+
+def step_cost() -> list[str]:
+    """The search step over the dense step, per run, for the previous search and this one."""
+    variants = [
+        ("previous", "the previous search (package of 968242b)"),
+        ("this", "this search"),
+        ("noprobe", "this search without the mask probe (diagnostic)"),
+    ]
+    rows = []
+    for size in (256, 128):
+        for key, label in variants:
+            pattern = f"train_step_{key}_{size}_r[N].json"
+            found = [load(n) for n in runs(pattern)]
+            if not found:
+                continue
+            ratios = [d["ratio_hyper_over_dense"] for d in found]
+            rows.append(
+                [
+                    f"{size}×{size}",
+                    label,
+                    str(len(found)),
+                    " / ".join(f"{r:.2f}" for r in ratios),
+                    f"{statistics.mean(ratios):.2f}",
+                    f"{statistics.mean(d['hyper']['median_s'] for d in found):.2f} s",
+                    f"`{pattern}`",
+                ]
+            )
+    return table(
+        ["size", "search", "runs", "search step / dense step, per run", "mean", "search step, mean", "source"],
+        rows,
+    )
 
 
 def gpu() -> list[str]:
@@ -616,6 +657,7 @@ def sources() -> list[str]:
 TABLES: dict[str, Callable[[], list[str]]] = {
     "latency": latency,
     "train-step": train_step,
+    "step-cost": step_cost,
     "gpu": gpu,
     "compress": compress,
     "quality-edges2shoes": quality_edges2shoes,
@@ -646,8 +688,26 @@ def cited_files(text: str) -> set[str]:
     """Every result file the rendered document cites (patterns expanded)."""
     names = set()
     for name in re.findall(r"`([\w.\-\[\]*]+\.json)`", text):
-        names |= set(files(name.replace("[_seedN]", "_seed*"))) if "[_seedN]" in name else {name}
+        if "[_seedN]" in name:
+            names |= set(files(name.replace("[_seedN]", "_seed*")))
+        elif "[N]" in name or "[S]" in name:
+            names |= set(runs(name))
+        else:
+            names.add(name)
     return names
+
+
+def runs(pattern: str) -> list[str]:
+    """The files a pattern with `[S]` (a size) and `[N]` (a run number) names, in order."""
+    regex = re.escape(pattern)
+    for slot in ("[S]", "[N]"):
+        regex = regex.replace(re.escape(slot), r"(\d+)")
+    found = [
+        (tuple(int(g) for g in m.groups()), p.name)
+        for p in RESULTS.iterdir()
+        if (m := re.fullmatch(regex, p.name))
+    ]
+    return [name for _, name in sorted(found)]
 
 
 def main() -> int:
