@@ -267,7 +267,8 @@ def step_cost() -> list[str]:
                 ]
             )
     return table(
-        ["size", "search", "runs", "search step / dense step, per run", "mean", "search step, mean", "source"],
+        ["size", "search", "runs", "search step / dense step, per run", "mean", "search step, mean",
+         "source"],
         rows,
     )
 
