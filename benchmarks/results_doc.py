@@ -76,14 +76,6 @@ SOURCES = {
     ),
     "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
     "uniform_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "f068288"),
-    "magnitude_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
-    "magnitude_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "3da9c66"),
-    "uniform_lr_edges2shoes_dense-lr5_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
-    "uniform_lr_edges2shoes_dense-lr5_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "16faf96"),
-    "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json": (
-        "variant.py (removed) edges2shoes --hyper-lr-scale 0.1 --search-steps 1200 --finetune-steps 1200",
-        "36456d8",
-    ),
     "baselines_photo2monet_seeds.json": ("python benchmarks/baselines.py photo2monet --seed N", "9a01488"),
     "baselines_photo2monet_long_seeds.json": (
         "python benchmarks/baselines.py photo2monet --search-steps 800 --finetune-steps 800 --seed N",
@@ -357,13 +349,16 @@ def compress() -> list[str]:
 
 
 def _pairs(specs: list[tuple[str, str, str, Callable[[dict], dict]]], metrics: list[str]) -> list[str]:
-    rows = []
+    """One row per paired difference; the source once under the table when every row shares it."""
+    rows, names = [], []
     for label, target, name, pick in specs:
         diff = pick(load(name))
-        rows.append(
-            [label, target, n_seeds(diff[metrics[0]])] + [cell(diff[k], k) for k in metrics] + [source(name)]
-        )
-    return table(["coronet minus", "target", "seeds"] + [f"Δ{NAMES[k]}" for k in metrics] + ["source"], rows)
+        rows.append([label, target, n_seeds(diff[metrics[0]])] + [cell(diff[k], k) for k in metrics])
+        names.append(name)
+    header = ["coronet minus", "target", "seeds"] + [f"Δ{NAMES[k]}" for k in metrics]
+    if len(set(names)) == 1:
+        return table(header, rows) + ["", f"Source: {source(names[0])}."]
+    return table(header + ["source"], [r + [source(n)] for r, n in zip(rows, names, strict=True)])
 
 
 def quality_edges2shoes() -> list[str]:
@@ -372,28 +367,14 @@ def quality_edges2shoes() -> list[str]:
     for target, pct in (("0.25", "25%"), ("0.1", "10%")):
         short = pct.rstrip("%")
         specs += [
-            (
-                "uniform, lr ×1",
-                pct,
-                default,
-                lambda d, t=target: d["coronet_minus_baseline"][f"{t} vs uniform"],
-            ),
-            (
-                "magnitude, lr ×1",
-                pct,
-                default,
-                lambda d, t=target: d["coronet_minus_baseline"][f"{t} vs magnitude"],
-            ),
+            (f"{b}, lr ×1", pct, default, lambda d, t=target, b=b: d["coronet_minus_baseline"][f"{t} vs {b}"])
+            for b in ("uniform", "magnitude")
+        ]
+        specs += [
             (
                 "uniform, lr ×5",
                 pct,
                 f"uniform_lr_edges2shoes_default-rerun3_{short}pct_seeds0-7.json",
-                lambda d: next(iter(d["pairs"].values())),
-            ),
-            (
-                "magnitude, lr ×5",
-                pct,
-                f"magnitude_lr_edges2shoes_default-rerun3_{short}pct_seeds0-7.json",
                 lambda d: next(iter(d["pairs"].values())),
             ),
             (
@@ -402,27 +383,7 @@ def quality_edges2shoes() -> list[str]:
                 default,
                 lambda d, t=target: d["dense_minus_uniform"][t],
             ),
-            (
-                "*resolution: dense − uniform, lr ×5*",
-                pct,
-                f"uniform_lr_edges2shoes_dense-lr5_{short}pct_seeds0-7.json",
-                lambda d: next(iter(d["pairs"].values())),
-            ),
         ]
-    specs += [
-        (
-            "uniform, lr ×1, 4× the steps, `hyper_lr_scale` 0.1",
-            "25%",
-            "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json",
-            lambda d: d["coronet_minus_baseline"]["0.25 vs uniform"],
-        ),
-        (
-            "magnitude, lr ×1, 4× the steps, `hyper_lr_scale` 0.1",
-            "25%",
-            "variant_edges2shoes_s1200-f1200_hyper-lr0.1_seeds.json",
-            lambda d: d["coronet_minus_baseline"]["0.25 vs magnitude"],
-        ),
-    ]
     return _pairs(specs, ["psnr", "ssim", "l1"])
 
 
