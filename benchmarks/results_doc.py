@@ -135,7 +135,13 @@ def files(pattern: str) -> list[str]:
         for p in RESULTS.glob(f"{stem}*.json")
         if re.fullmatch(re.escape(stem) + r"(_seed\d+)?\.json", p.name)
     ]
-    return sorted(found, key=lambda n: int(m.group(1)) if (m := re.search(r"_seed(\d+)", n)) else 0)
+    return sorted(found, key=seed_of)
+
+
+def seed_of(name: str) -> int:
+    """The seed of a single-seed file: N for `_seedN`, 0 for the file without the suffix."""
+    m = re.search(r"_seed(\d+)\.json$", name)
+    return int(m.group(1)) if m else 0
 
 
 def signed(value: float, digits: int) -> str:
@@ -151,7 +157,7 @@ def cell(difference: dict, metric: str) -> str:
 def source(name: str) -> str:
     """'`file` (commit)': the commit the run started from where the file records it, else the commit
     that added the file."""
-    first = files(name)[0] if "*" in name else runs(name)[0] if "[N]" in name else name
+    first = files(name)[0] if "*" in name else runs(name)[0] if is_run_pattern(name) else name
     commit = (load(first).get("environment") or {}).get("commit") or SOURCES[name][1]
     return f"`{name}` ({commit[:7] + ('-dirty' if commit.endswith('-dirty') else '')})"
 
@@ -417,10 +423,9 @@ def across_files(pattern: str, reference: str, row: str, metrics: list[str]) -> 
     def by_seed(p: str) -> dict[int, dict]:
         found = {}
         for name in files(p):
-            m = re.search(r"_seed(\d+)\.json$", name)
             rows = {r["row"]: r["metrics"] for r in load(name)["rows"]}
             if row in rows:
-                found[int(m.group(1)) if m else 0] = rows[row]
+                found[seed_of(name)] = rows[row]
         return found
 
     a, b = by_seed(pattern), by_seed(reference)
@@ -652,11 +657,15 @@ def cited_files(text: str) -> set[str]:
     for name in re.findall(r"`([\w.\-\[\]*]+\.json)`", text):
         if "[_seedN]" in name:
             names |= set(files(name.replace("[_seedN]", "_seed*")))
-        elif "[N]" in name or "[S]" in name:
+        elif is_run_pattern(name):
             names |= set(runs(name))
         else:
             names.add(name)
     return names
+
+
+def is_run_pattern(name: str) -> bool:
+    return "[S]" in name or "[N]" in name
 
 
 def runs(pattern: str) -> list[str]:
