@@ -1,13 +1,10 @@
-"""The full-size figures on a GPU: ResNet-9 ngf 64 at 256x256, training step time and latency.
+"""On a CUDA GPU: `train.compile` against eager for the GAN steps, and inference latency.
 
-1. Generator step (the CPU benchmark `train_step.py` on the GPU): dense against hyper-model.
-2. Whole GAN training step, Pix2Pix and CycleGAN, as `coronet compress` runs it (generator and
-   discriminator losses, both Adam steps, the proximal step in the search): the dense run, the
-   search (hyper-generators), and fine-tuning of the compact generators at 25% and 10% of the MACs.
-   One fixed batch of the built-in data is reused, so data loading is not timed.
-2b. The same GAN steps with `train.compile` (torch.compile of the generators) against without
-   (sections `compile_pix2pix`, `compile_cyclegan`; not in the default run).
-3. Inference latency of the dense generator against the compact ones, batch 1 and 8, FP32 and FP16,
+The training-step costs themselves (generator and GAN steps, search against dense, operators,
+memory) are `train_step.py --device cuda`; this script adds what only a GPU shows:
+1. The GAN steps with `train.compile` (torch.compile of the generators) against without, for the
+   dense run and the search (sections `compile_pix2pix`, `compile_cyclegan`).
+2. Inference latency of the dense generator against the compact ones, batch 1 and 8, FP32 and FP16,
    PyTorch eager and CUDA-graph replay (which removes the per-kernel launch cost that dominates
    small models at batch 1).
 
@@ -17,16 +14,13 @@ models call by call, so clock changes hit all alike; figures are medians. Traini
 `deterministic=False` and cuDNN autotuning, as a GPU user would run it.
 
     python benchmarks/gpu.py --out benchmarks/results/gpu_h200.json       # on a CUDA machine
-    python benchmarks/gpu.py --markdown benchmarks/results/gpu_h200.json  # the README's tables
-    python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2    # a dry run of the code
-    python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan \
-        --out benchmarks/results/gpu_compile_h200.json                    # train.compile on and off
+    python benchmarks/gpu.py --markdown benchmarks/results/gpu_compile_h200.json  # compile table
+    python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2 --sections latency  # dry run
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import statistics
@@ -36,17 +30,13 @@ from pathlib import Path
 
 import torch
 
-import train_step
 from common import environment, write_result
-from coronet.config import RunConfig
 from coronet.eval import count_macs, count_params
-from coronet.gan import setup
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
+from train_step import config_for, fixed_batch, searched_widths
 
 NETG = "resnet_9blocks"
-WIDTHS = Path(__file__).parent / "results" / "latency.json"
-TARGETS = (0.25, 0.1)
 
 
 def sync(device: str) -> None:
@@ -56,38 +46,6 @@ def sync(device: str) -> None:
 
 def median_ms(times: list[float]) -> float:
     return 1e3 * statistics.median(times)
-
-
-def searched_widths(ngf: int) -> dict[float, dict[str, int]]:
-    """The widths of latency.json (searched for ngf 64), scaled when a dry run uses another ngf."""
-    models = json.loads(WIDTHS.read_text())["models"]
-    out = {}
-    for ratio in TARGETS:
-        widths = models[f"coronet@{ratio}"]["widths"]
-        out[ratio] = {k: (v if k.startswith("rgb") else max(1, v * ngf // 64)) for k, v in widths.items()}
-    return out
-
-
-def alone_peak_bytes(device: str, build, step) -> int | None:
-    """Peak GPU memory of a training step with this model alone on the GPU (its weights, gradients
-    and optimiser state included). The timed runs keep every model resident at once, so their
-    peaks would include the others'."""
-    if not device.startswith("cuda"):
-        return None
-    gc.collect()
-    torch.cuda.empty_cache()
-    model = build()
-    for _ in range(2):  # allocates gradients and Adam's state
-        step(model)
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    step(model)
-    torch.cuda.synchronize()
-    peak = torch.cuda.max_memory_allocated()
-    del model
-    gc.collect()
-    torch.cuda.empty_cache()
-    return peak
 
 
 def call_by_call(models: dict, one, args) -> dict[str, list[float]]:
@@ -102,56 +60,6 @@ def call_by_call(models: dict, one, args) -> dict[str, list[float]]:
     return times
 
 
-def interleaved(builders: dict, one, args) -> tuple[dict, dict[str, list[float]], dict[str, int | None]]:
-    """Each model's peak memory alone, then all of them built, warmed up and timed call by call:
-    (models, times in seconds per model, peak bytes per model)."""
-    memory = {name: alone_peak_bytes(args.device, build, one) for name, build in builders.items()}
-    models = {name: build() for name, build in builders.items()}
-    return models, call_by_call(models, one, args), memory
-
-
-# ------------------------------------------------------------------ 1. generator step
-def generator_step(args) -> dict:
-    ns = argparse.Namespace(netG=NETG, ngf=args.ngf, size=args.size, embedding=8, device=args.device)
-    builders = {"dense": lambda: train_step.make_dense(ns), "hyper": lambda: train_step.make_hyper(ns)}
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
-    y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
-
-    def one(m) -> float:
-        return train_step.step(*m, x, y, args.device)
-
-    _, times, memory = interleaved(builders, one, args)
-    rows = {name: {"median_ms": median_ms(t), "peak_memory_alone_bytes": memory[name]}
-            for name, t in times.items()}
-    rows["ratio_hyper_over_dense"] = rows["hyper"]["median_ms"] / rows["dense"]["median_ms"]
-    print(f"generator step: dense {rows['dense']['median_ms']:.1f} ms, "
-          f"hyper {rows['hyper']['median_ms']:.1f} ms ({rows['ratio_hyper_over_dense']:.2f}x)", flush=True)
-    return rows
-
-
-# ------------------------------------------------------------------ 2. GAN training step
-def config_for(args, model: str) -> RunConfig:
-    return RunConfig().updated({
-        "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
-        "data.load_size": args.size, "data.crop_size": args.size, "data.preprocess": "resize",
-        "data.flip": False, "data.batch_size": 1, "model.netG": NETG, "model.ngf": args.ngf,
-        "model.ndf": args.ngf, "train.model": model, "train.device": args.device,
-        "train.deterministic": False, "prune.ratio": 0.25,
-        # long phases: the timed steps come before the search has thinned the model
-        "train.search_steps": 10_000, "train.finetune_steps": 10_000})
-
-
-def trainer_for(args, model: str, compress: bool, run_dir: Path) -> Trainer:
-    return Trainer(config_for(args, model), run_dir, compress=compress)
-
-
-def fixed_batch(args, model: str) -> dict[str, torch.Tensor]:
-    """Training image 0 as a batch of one: every timed step sees it, so loading is not timed."""
-    train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
-    return {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}
-
-
 def timed_step(t: Trainer, batch: dict, device: str) -> float:
     """Seconds of one `coronet compress` training step, the device's queue drained on both sides."""
     sync(device)
@@ -159,35 +67,6 @@ def timed_step(t: Trainer, batch: dict, device: str) -> float:
     t.train_step(batch)
     sync(device)
     return time.perf_counter() - start
-
-
-def gan_step(args, model: str, widths: dict[float, dict[str, int]]) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        def finetuning(w: dict[str, int]) -> Trainer:
-            t = trainer_for(args, model, False, Path(tmp) / "finetune")
-            t.phase = "finetune"
-            t.use_generators({n: get_generator(NETG, widths=w, ngf=args.ngf) for n in t.names})
-            return t
-
-        builders = {"dense": lambda: trainer_for(args, model, False, Path(tmp) / "dense"),
-                    "search": lambda: trainer_for(args, model, True, Path(tmp) / "search")}
-        builders.update({f"finetune@{r}": (lambda w=w: finetuning(w)) for r, w in widths.items()})
-        batch = fixed_batch(args, model)
-        torch.backends.cudnn.benchmark = True
-        trainers, times, memory = interleaved(builders, lambda t: timed_step(t, batch, args.device), args)
-        size = (args.size, args.size)
-        rows = {}
-        for name, t in trainers.items():
-            macs = None if t.compress else sum(count_macs(g, size) for g in t.generators.values())
-            rows[name] = {"median_ms": median_ms(times[name]), "peak_memory_alone_bytes": memory[name],
-                          "generators_macs": macs}
-        dense = rows["dense"]["median_ms"]
-        for row in rows.values():
-            row["over_dense"] = row["median_ms"] / dense
-        print(f"{model} GAN step: " + ", ".join(f"{n} {r['median_ms']:.1f} ms ({r['over_dense']:.2f}x)"
-                                               for n, r in rows.items()), flush=True)
-    torch.backends.cudnn.benchmark = False
-    return rows
 
 
 # ------------------------------------------------------------------ 2b. train.compile
@@ -312,42 +191,6 @@ def latency(args, widths: dict[float, dict[str, int]]) -> dict:
     return {"models": info, "timings": out}
 
 
-def markdown_tables(result: dict) -> list[str]:
-    """The README's two tables (training steps with memory; latency), rendered from a result."""
-    gib = 2 ** 30
-    g, p2p, cyc = result["generator"], result["pix2pix"], result["cyclegan"]
-
-    def step(row: dict, ratio: float | None = None) -> str:
-        ratio = row.get("over_dense") if ratio is None else ratio
-        return f"{row['median_ms']:.1f} ms" + ("" if ratio is None or ratio == 1.0 else f" ({ratio:.2f}×)")
-
-    def memory(*rows: dict | None) -> str:
-        cells = ("–" if r is None else f"{r['peak_memory_alone_bytes'] / gib:.2f}" for r in rows)
-        return " / ".join(cells) + " GiB"
-
-    lines = ["| | generator step (L1 loss) | Pix2Pix GAN step | CycleGAN GAN step | "
-             "peak memory: generator step / Pix2Pix / CycleGAN |", "|---|---|---|---|---|",
-             f"| dense | {step(g['dense'])} | {step(p2p['dense'])} | {step(cyc['dense'])} | "
-             f"{memory(g['dense'], p2p['dense'], cyc['dense'])} |",
-             f"| search (hyper-model) | {step(g['hyper'], g['ratio_hyper_over_dense'])} | "
-             f"{step(p2p['search'])} | {step(cyc['search'])} | "
-             f"{memory(g['hyper'], p2p['search'], cyc['search'])} |"]
-    for ratio in TARGETS:
-        key = f"finetune@{ratio}"
-        lines.append(f"| fine-tune, compact {ratio:.0%} | – | {step(p2p[key])} | {step(cyc[key])} | "
-                     f"{memory(None, p2p[key], cyc[key])} |")
-    lines += ["", "| batch, dtype, mode | dense | coronet 25% (speed-up) | coronet 10% (speed-up) |",
-              "|---|---|---|---|"]
-    for key, row in result["latency"]["timings"].items():
-        batch, dtype, mode = key.split("|")
-        cells = [f"{row['dense']['median_ms']:.2f} ms"] + [
-            f"{row[f'coronet@{r}']['median_ms']:.2f} ms ({row[f'coronet@{r}']['speedup_vs_dense']:.2f}×)"
-            for r in TARGETS]
-        lines.append(f"| {batch.removeprefix('batch')}, {dtype.upper()}, "
-                     f"{'CUDA graph' if mode == 'graph' else mode} | " + " | ".join(cells) + " |")
-    return lines
-
-
 def compile_table(result: dict) -> list[str]:
     """The README's `train.compile` table: GAN step with and without, rendered from a result."""
     gib = 2 ** 30
@@ -374,14 +217,14 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=200, help="timed inference calls per model")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
-    p.add_argument("--sections", nargs="+", default=["generator", "pix2pix", "cyclegan", "latency"])
+    p.add_argument("--sections", nargs="+", default=["compile_pix2pix", "compile_cyclegan", "latency"])
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
     p.add_argument("--markdown", type=Path, metavar="RESULT",
                    help="print the README's tables of a finished result and stop")
     args = p.parse_args()
     if args.markdown:
         result = json.loads(args.markdown.read_text())
-        print("\n".join(markdown_tables(result) if "generator" in result else compile_table(result)))
+        print("\n".join(compile_table(result)))
         return
     widths = searched_widths(args.ngf)
     env = environment()
@@ -396,10 +239,7 @@ def main() -> None:
     result = {"benchmark": "gpu", "environment": env,
               "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               "widths": {str(r): w for r, w in widths.items()}}
-    sections = {"generator": lambda: generator_step(args),
-                "pix2pix": lambda: gan_step(args, "pix2pix", widths),
-                "cyclegan": lambda: gan_step(args, "cyclegan", widths),
-                "latency": lambda: latency(args, widths),
+    sections = {"latency": lambda: latency(args, widths),
                 "compile_pix2pix": lambda: compile_step(args, "pix2pix"),
                 "compile_cyclegan": lambda: compile_step(args, "cyclegan")}
     for name in args.sections:  # one failing section must not lose the others' figures

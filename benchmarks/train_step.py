@@ -1,123 +1,334 @@
-"""One training step of the hyper-model against the dense generator, side by side.
+"""What a training step costs: the search against a dense step, on any device, side by side.
 
-Step = zero_grad, forward, L1 loss, backward, Adam (fused), and for the hyper-model the proximal
-L1 step with mask and budget update. The two models alternate step by step in one process, so a
-noisy machine slows both alike; the ratio of medians is the result.
+Sections (all on ResNet-9, batch 1; the models of a section alternate call by call in one process,
+so a noisy machine slows them alike; figures are medians):
+  generator  the generator alone: zero_grad, forward, L1 loss, backward, Adam, and for the
+             hyper-model the controller's step. Dense against hyper-model.
+  pix2pix, cyclegan
+             the whole GAN step as `coronet compress` runs it (`Trainer.train_step` on one fixed
+             batch): the dense run, the search, fine-tuning the compact generators at 25% and 10% of
+             the MACs (the widths of results/latency.json), and an online-distillation step as OMGD
+             trains: the dense GAN step of the teacher plus a compact student (25%) that learns the
+             teacher's output by L1, both updated every step. OMGD also distils feature maps and a
+             perceptual loss from two teachers, so this is a lower bound of its step. Then coronet's
+             step weighted by the presets' phase lengths (search share of the epochs).
+Every section also counts the operators of one step (torch profiler: the outermost aten operators
+that compute, views left out) and, each model alone in a fresh process, the memory a step adds on
+top of what the model holds between steps (CPU: peak RSS; CUDA: max_memory_allocated).
 
-    python benchmarks/train_step.py                    # ResNet-9 ngf=64, 256x256, batch 1, CPU
-    python benchmarks/train_step.py --ngf 16 --size 64 --reps 5   # a quick look
+    python benchmarks/train_step.py --size 128 --out benchmarks/results/train_step_128.json
+    python benchmarks/train_step.py --ngf 8 --size 32 --reps 2 --sections generator pix2pix   # quick
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
 
-from common import environment, rss_bytes, summary, write_result
+from common import environment, write_result
+from coronet.config import RunConfig
+from coronet.gan import setup
+from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
 from coronet.pruning import BudgetController, BudgetTarget, hypernetize, resolve_budget
 
 LR = 2e-4
+NETG = "resnet_9blocks"
+WIDTHS = Path(__file__).parent / "results" / "latency.json"
+TARGETS = (0.25, 0.1)
+# search share of the epochs in the presets (pix2pix-edges2shoes-r: 5 of 20; cyclegan-*: 100 of 200)
+SEARCH_SHARE = {"pix2pix": 5 / 20, "cyclegan": 100 / 200}
+VIEWS = {"view", "as_strided", "reshape", "_reshape_alias", "expand", "t", "transpose", "permute",
+         "unsqueeze", "squeeze", "detach", "alias", "select", "slice", "empty", "empty_strided",
+         "_unsafe_view", "resolve_conj", "resolve_neg", "lift_fresh", "empty_like", "result_type",
+         "split", "split_with_sizes", "chunk", "unbind", "narrow", "contiguous", "flatten", "view_as",
+         "expand_as", "detach_", "set_", "resize_", "to", "_to_copy", "item", "_local_scalar_dense",
+         "is_nonzero", "size", "stride", "numel", "dim"}
 
 
-def make_dense(args):
-    torch.manual_seed(0)
-    g = get_generator(args.netG, ngf=args.ngf).to(args.device)
-    opt = torch.optim.Adam(g.parameters(), lr=LR, betas=(0.5, 0.999), fused=True)
-    return g, opt, None
-
-
-def make_hyper(args):
-    torch.manual_seed(0)
-    h = hypernetize(get_generator(args.netG, ngf=args.ngf), embedding_dim=args.embedding).to(args.device)
-    opt = torch.optim.Adam(h.parameters(), lr=LR, betas=(0.5, 0.999), fused=True)
-    cost = h.cost_model((args.size, args.size))
-    budget = resolve_budget(BudgetTarget("macs", ratio=0.25), cost, min_channels=4)
-    ctl = BudgetController(h.latents, cost, budget, search_steps=10_000, lr=LR)
-    return h, opt, ctl
-
-
-def step(model, opt, ctl, x, y, device) -> float:
+def sync(device: str) -> None:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
+
+
+def searched_widths(ngf: int) -> dict[float, dict[str, int]]:
+    """The widths of latency.json (searched for ngf 64), scaled when a quick run uses another ngf."""
+    models = json.loads(WIDTHS.read_text())["models"]
+    out = {}
+    for ratio in TARGETS:
+        widths = models[f"coronet@{ratio}"]["widths"]
+        out[ratio] = {k: (v if k.startswith("rgb") else max(1, v * ngf // 64)) for k, v in widths.items()}
+    return out
+
+
+# ------------------------------------------------------------------ the generator step
+class GeneratorStep:
+    """The generator alone, dense or hyper-model, trained towards a fixed target by L1."""
+
+    def __init__(self, args, kind: str) -> None:
+        torch.manual_seed(0)
+        dense = get_generator(NETG, ngf=args.ngf)
+        self.model = (hypernetize(dense, embedding_dim=8) if kind == "hyper" else dense).to(args.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.5, 0.999), fused=True)
+        self.ctl = None
+        if kind == "hyper":
+            cost = self.model.cost_model((args.size, args.size))
+            budget = resolve_budget(BudgetTarget("macs", ratio=0.25), cost, min_channels=4)
+            self.ctl = BudgetController(self.model.latents, cost, budget, search_steps=10_000, lr=LR)
+        g = torch.Generator().manual_seed(1)
+        self.x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
+        self.y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
+
+    def release_gradients(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+
+    def gradient_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for p in self.model.parameters() if p.requires_grad)
+
+    def __call__(self) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        (self.model(self.x) - self.y).abs().mean().backward()
+        self.opt.step()
+        if self.ctl is not None:
+            self.ctl.step(LR)
+
+
+# ------------------------------------------------------------------ the GAN step
+def config_for(args, model: str) -> RunConfig:
+    return RunConfig().updated({
+        "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
+        "data.load_size": args.size, "data.crop_size": args.size, "data.preprocess": "resize",
+        "data.flip": False, "data.batch_size": 1, "model.netG": NETG, "model.ngf": args.ngf,
+        "model.ndf": args.ngf, "train.model": model, "train.device": args.device,
+        "train.deterministic": False, "prune.ratio": 0.25,
+        # long phases: the timed steps come before the search has thinned the model
+        "train.search_steps": 10_000, "train.finetune_steps": 10_000})
+
+
+def fixed_batch(args, model: str) -> dict[str, torch.Tensor]:
+    """Training image 0 as a batch of one: every timed step sees it, so loading is not timed."""
+    train_set, _ = setup.make_datasets(setup.resolve_defaults(config_for(args, model)))
+    return {k: v.unsqueeze(0) for k, v in train_set[0].items() if torch.is_tensor(v)}
+
+
+class GanStep:
+    """One `coronet compress` / `coronet train` step of a trainer on a fixed batch; with `student`
+    widths, also an online-distillation step of a compact student from the trainer's generator."""
+
+    def __init__(self, args, model: str, kind: str, run_dir: Path) -> None:
+        self.batch = fixed_batch(args, model)
+        widths = searched_widths(args.ngf)
+        self.trainer = t = Trainer(config_for(args, model), run_dir / kind, compress=kind == "search")
+        if kind.startswith("finetune@"):
+            t.phase = "finetune"
+            w = widths[float(kind.removeprefix("finetune@"))]
+            t.use_generators({n: get_generator(NETG, widths=w, ngf=args.ngf) for n in t.names})
+        self.student = None
+        if kind == "omgd":
+            teacher = t.generators[t.names[0]]  # OMGD distils one direction (CycleGAN: A -> B)
+            self.teacher_out: list[torch.Tensor] = []
+            teacher.register_forward_hook(lambda m, i, out: self.teacher_out.append(out))
+            self.student = get_generator(NETG, widths=widths[0.25], ngf=args.ngf).to(args.device)
+            self.student_opt = torch.optim.Adam(self.student.parameters(), lr=t.cfg.train.lr,
+                                                betas=(t.cfg.train.beta1, 0.999))
+            self.source = "A"
+
+    def _optimizers(self) -> list[torch.optim.Optimizer]:
+        t = self.trainer
+        return [t.opt_G, t.opt_D] + ([self.student_opt] if self.student is not None else [])
+
+    def release_gradients(self) -> None:
+        for opt in self._optimizers():
+            opt.zero_grad(set_to_none=True)
+
+    def gradient_bytes(self) -> int:
+        return sum(p.numel() * p.element_size() for opt in self._optimizers()
+                   for group in opt.param_groups for p in group["params"])
+
+    def __call__(self) -> None:
+        if self.student is None:
+            self.trainer.train_step(self.batch)
+            return
+        self.teacher_out.clear()
+        self.trainer.train_step(self.batch)
+        target = self.teacher_out[0].detach()
+        self.student_opt.zero_grad(set_to_none=True)
+        x = self.batch[self.source].to(target.device)
+        torch.nn.functional.l1_loss(self.student(x), target).backward()
+        self.student_opt.step()
+
+
+def gan_kinds() -> list[str]:
+    return ["dense", "search"] + [f"finetune@{r}" for r in TARGETS] + ["omgd"]
+
+
+# ------------------------------------------------------------------ measuring
+def build(args, section: str, kind: str, tmp: Path):
+    if section == "generator":
+        return GeneratorStep(args, kind)
+    return GanStep(args, section, kind, tmp)
+
+
+def timed(step, device: str) -> float:
+    sync(device)
     start = time.perf_counter()
-    opt.zero_grad(set_to_none=True)
-    loss = (model(x) - y).abs().mean()
-    loss.backward()
-    opt.step()
-    if ctl is not None:
-        ctl.step(LR)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
+    step()
+    sync(device)
     return time.perf_counter() - start
+
+
+def operator_count(step) -> dict:
+    """Operators of one step: the outermost aten operators that compute (views and scalar reads
+    left out), by name. On a GPU each launches one or a few kernels."""
+    from torch.profiler import profile
+
+    with profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        step()
+
+    def computes(e) -> bool:
+        return e.name.startswith("aten::") and e.name.removeprefix("aten::") not in VIEWS
+
+    def nested(e) -> bool:
+        parent = e.cpu_parent
+        while parent is not None:
+            if computes(parent):
+                return True
+            parent = parent.cpu_parent
+        return False
+
+    names = Counter(e.name for e in prof.events() if computes(e) and not nested(e))
+    return {"total": sum(names.values()), "by_name": dict(names.most_common())}
+
+
+def memory_alone(args, section: str, kind: str) -> dict:
+    """This model alone in a fresh process: what it holds between steps and what a step adds."""
+    cmd = [sys.executable, __file__, "--memory-of", section, kind, "--ngf", str(args.ngf),
+           "--size", str(args.size), "--device", args.device]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    # every allocation of 64 KiB or more mapped on its own, so that freeing it returns it to the
+    # system and RSS follows the memory in use (glibc otherwise keeps freed memory in its heap)
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": str(64 * 1024)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"memory of {section}/{kind} failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def measure_memory_here(args, section: str, kind: str) -> dict:
+    """Held: weights and optimiser state between steps (gradients released). A step adds its
+    activations, generated kernels and gradients; `activations_and_kernels_bytes` is the step's
+    peak less the gradients (the gradients of the first layers arrive as the last activations are
+    freed, so it is a lower bound)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        step = build(args, section, kind, Path(tmp))
+        for _ in range(2):  # allocates Adam's state
+            step()
+        step.release_gradients()
+        sync(args.device)
+        gc.collect()
+        if args.device.startswith("cuda"):
+            held = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+            step()
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated() - held
+        else:
+            held = _status_kib("VmRSS") * 1024
+            Path("/proc/self/clear_refs").write_text("5")  # resets the peak (VmHWM) to the current RSS
+            step()
+            peak = _status_kib("VmHWM") * 1024 - held
+        grads = step.gradient_bytes()
+    return {"held_bytes": held, "step_peak_above_held_bytes": peak, "gradient_bytes": grads,
+            "activations_and_kernels_bytes": peak - grads}
+
+
+def run_section(args, section: str) -> dict:
+    kinds = ["dense", "hyper"] if section == "generator" else gan_kinds()
+    kinds = [k for k in kinds if k in ("dense", "hyper") or not args.kinds or k in args.kinds]
+    with tempfile.TemporaryDirectory() as tmp:
+        steps = {k: build(args, section, k, Path(tmp)) for k in kinds}
+        for step in steps.values():
+            for _ in range(args.warmup):
+                step()
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(args.reps):
+            for k, step in steps.items():
+                times[k].append(timed(step, args.device))
+        ops = {k: operator_count(step) for k, step in steps.items()}
+        del steps
+        gc.collect()
+    rows = {k: {"median_ms": 1e3 * statistics.median(t), "raw_ms": [1e3 * x for x in t],
+                "operators": ops[k]} for k, t in times.items()}
+    if not args.no_memory:
+        for k in kinds:
+            rows[k]["memory"] = memory_alone(args, section, k)
+    base = rows["dense"]
+    for row in rows.values():
+        row["over_dense"] = row["median_ms"] / base["median_ms"]
+        row["operators_over_dense"] = row["operators"]["total"] / base["operators"]["total"]
+        if "memory" in row:
+            for key in ("step_peak_above_held_bytes", "activations_and_kernels_bytes"):
+                dense_bytes = base["memory"][key]
+                row[f"{key.removesuffix('_bytes')}_over_dense"] = (
+                    row["memory"][key] / dense_bytes if dense_bytes > 0 else None)
+    out = {"rows": rows}
+    if section != "generator" and {"search", "finetune@0.25", "omgd"} <= rows.keys():
+        share = SEARCH_SHARE[section]
+        weighted = share * rows["search"]["median_ms"] + (1 - share) * rows["finetune@0.25"]["median_ms"]
+        out["coronet_weighted"] = {"search_share": share, "median_ms": weighted,
+                                   "over_dense": weighted / base["median_ms"],
+                                   "over_omgd": weighted / rows["omgd"]["median_ms"]}
+    print(f"{section}: " + ", ".join(f"{k} {r['median_ms']:.0f} ms ({r['over_dense']:.2f}x, "
+                                     f"{r['operators']['total']} ops)" for k, r in rows.items())
+          + (f"; coronet weighted {out['coronet_weighted']['over_dense']:.2f}x dense, "
+             f"{out['coronet_weighted']['over_omgd']:.2f}x OMGD" if "coronet_weighted" in out else ""),
+          flush=True)
+    return out
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--netG", default="resnet_9blocks")
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--size", type=int, default=256)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--embedding", type=int, default=8)
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--sections", nargs="+", default=["generator", "pix2pix", "cyclegan"])
+    p.add_argument("--kinds", nargs="+", help="only these GAN steps besides dense (e.g. search)")
+    p.add_argument("--no-memory", action="store_true", help="skip the per-model memory processes")
+    p.add_argument("--memory-of", nargs=2, metavar=("SECTION", "KIND"), help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_step.json")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-
-    gc.collect()
-    rss0 = rss_bytes()
-    dense = make_dense(args)
-    rss_dense = rss_bytes()
-    hyper = make_hyper(args)
-    rss_hyper = rss_bytes()
-    g = torch.Generator().manual_seed(1)
-    x = torch.randn(args.batch, 3, args.size, args.size, generator=g).to(args.device)
-    y = torch.tanh(torch.randn(args.batch, 3, args.size, args.size, generator=g)).to(args.device)
-    for _ in range(args.warmup):  # also allocates gradients and Adam state
-        step(*dense, x, y, args.device)
-        step(*hyper, x, y, args.device)
-    rss_after = rss_bytes()
-    times = {"dense": [], "hyper": []}
-    for _ in range(args.reps):
-        times["dense"].append(step(*dense, x, y, args.device))
-        times["hyper"].append(step(*hyper, x, y, args.device))
-
-    h = hyper[0]
-    n_dense = sum(p.numel() for p in dense[0].parameters())
-    n_hypernet = sum(p.numel() for p in h.hypernetwork_parameters())
-    n_hyper_total = sum(p.numel() for p in h.parameters())
-    bytes_per_param = 4 * 4  # fp32 value + gradient + Adam's two moments
-    result = {
-        "benchmark": "train_step",
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "environment": environment(),
-        "dense": summary(times["dense"]),
-        "hyper": summary(times["hyper"]),
-        "ratio_hyper_over_dense": summary(times["hyper"])["median_s"] / summary(times["dense"])["median_s"],
-        "params": {"dense_generator": n_dense, "hypernetwork": n_hypernet,
-                   "hyper_model_total": n_hyper_total,
-                   "hypernetwork_over_dense": n_hypernet / n_dense},
-        "memory": {
-            "training_state_bytes_dense": n_dense * bytes_per_param,
-            "training_state_bytes_hyper": n_hyper_total * bytes_per_param,
-            "rss_build_dense_bytes": rss_dense - rss0,
-            "rss_build_hyper_bytes": rss_hyper - rss_dense,
-            "rss_process_after_warmup_bytes": rss_after,
-        },
-        "raw_s": times,
-    }
+    if args.memory_of:
+        print(json.dumps(measure_memory_here(args, *args.memory_of)))
+        return
+    result = {"benchmark": "train_step", "environment": environment(),
+              "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
+    for section in args.sections:
+        result[section] = run_section(args, section)
     write_result(args.out, result)
-    print(f"dense {result['dense']['median_s']:.3f}s  hyper {result['hyper']['median_s']:.3f}s  "
-          f"ratio {result['ratio_hyper_over_dense']:.3f}  hypernetwork {n_hypernet:,} params "
-          f"({n_hypernet / n_dense:.1f}x the generator)")
 
 
 if __name__ == "__main__":

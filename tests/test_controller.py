@@ -22,10 +22,11 @@ from coronet.pruning import (
 floats = st.floats(-10, 10, allow_nan=False, width=32)
 
 
-@given(st.lists(floats, min_size=1, max_size=50), st.floats(0, 5))
-def test_soft_threshold_is_the_l1_proximal_operator(values, amount):
-    z = torch.tensor(values)
-    soft_threshold_(z, amount)
+@given(st.lists(floats, min_size=1, max_size=50), st.floats(0, 5), st.floats(0, 5))
+def test_soft_threshold_is_the_l1_proximal_operator(values, amount, other):
+    z, untouched, other_z = torch.tensor(values), torch.tensor(values), torch.tensor(values)
+    soft_threshold_([other_z, z, untouched], [other, amount, 0.0])
+    assert torch.equal(untouched, torch.tensor(values))  # an amount of zero changes nothing
     v = np.array(values, dtype=np.float32)
     expected = np.sign(v) * np.maximum(np.abs(v) - np.float32(amount), 0)
     np.testing.assert_allclose(z.numpy(), expected, rtol=1e-6, atol=1e-6)
@@ -165,7 +166,7 @@ def test_ranking_alone_lands_any_feasible_target_inside_the_window(name, ngf, si
         _FORCED[name] = hypernetize(get_generator(name, ngf=ngf))
     hyper = _FORCED[name]
     for group in hyper.latents.prunable_names():
-        hyper.latents.alive(group).fill_(True)
+        hyper.latents.set_alive(group, torch.ones_like(hyper.latents.alive(group)))
         with torch.no_grad():
             hyper.latents.vectors[group].normal_()
     cost = hyper.cost_model((size, size))

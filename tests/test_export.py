@@ -30,7 +30,7 @@ def _hyper(name, kwargs):
         _HYPER[key] = hyper
     hyper = _HYPER[key]
     for group in hyper.latents.prunable_names():
-        hyper.latents.alive(group).fill_(True)
+        hyper.latents.set_alive(group, torch.ones_like(hyper.latents.alive(group)))
     return hyper
 
 

@@ -13,6 +13,7 @@ from the `RunSummary` that `run()` returns.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from coronet.models import save_generator
 from coronet.pruning import (
     BudgetController,
     CostModel,
+    HyperGenerator,
     hypernetize,
     lr_groups,
     materialize,
@@ -194,13 +196,17 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)
         obj = self.objective
-        fakes = obj.forward(batch)
-        if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
-            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
-            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
-        else:
-            g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
-            d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
+        with ExitStack() as once:  # each hyper-generator's kernels generated once for the step
+            for generator in self.generators.values():
+                if isinstance(generator, HyperGenerator):
+                    once.enter_context(generator.reusing_kernels())
+            fakes = obj.forward(batch)
+            if isinstance(obj, Pix2PixObjective):  # the reference updates D first for Pix2Pix
+                d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
+                g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
+            else:
+                g = self._optimize(self.opt_G, obj.g_loss(batch, fakes), "G")
+                d = self._optimize(self.opt_D, obj.d_loss(batch, fakes), "D")
         if self.phase == "search":
             for ctl in self.controllers.values():
                 ctl.step(lr)

@@ -94,8 +94,9 @@ class BudgetController:
             return self.status()
         self.step_count += 1
         decay = self.config.importance_decay
-        for name, g in gradients.items():
-            self.importance[name].mul_(decay).add_(g.square(), alpha=1.0 - decay)
+        importance = [self.importance[n] for n in gradients]
+        torch._foreach_mul_(importance, decay)
+        torch._foreach_addcmul_(importance, list(gradients.values()), list(gradients.values()), 1.0 - decay)
         self._shrink(lr)
         if self.step_count >= self.config.warmup_steps:
             window = self.budget.limit - self.budget.lower
@@ -122,16 +123,19 @@ class BudgetController:
         return dict(zip(names, flat.split([gradients[n].numel() for n in names]), strict=True))
 
     def _shrink(self, lr: float) -> None:
-        """The proximal L1 step, each group's amount proportional to what one of its channels costs."""
+        """The proximal L1 step, each group's amount proportional to what one of its channels costs;
+        none for a group at its floor. Dead entries are set back to exactly zero (Adam's momentum
+        moves them)."""
         w = self.cost_model.vector(self.latents.widths())
         savings = self.cost_model.savings_vector(self.budget.metric, w).astype(np.float64)
         largest = max(float(savings[self._prunable].max()), 1.0)
-        for name, z in self.latents.vectors.items():
-            j = self.cost_model.index[name]
-            alive = self.latents.alive(name)
-            if w[j] > self._floor_width[j]:
-                soft_threshold_(z, self.config.shrink * lr * savings[j] / largest, where=alive)
-            z.masked_fill_(~alive, 0.0)  # dead entries stay exactly zero (Adam's momentum moves them)
+        names = list(self.latents.vectors)
+        at = [self.cost_model.index[n] for n in names]
+        amounts = [self.config.shrink * lr * savings[j] / largest if w[j] > self._floor_width[j] else 0.0
+                   for j in at]
+        zs = [self.latents.vectors[n] for n in names]
+        soft_threshold_(zs, amounts)
+        torch._foreach_mul_(zs, [self.latents.mask(n) for n in names])
 
     @torch.no_grad()
     def land_now(self) -> ControllerStatus:

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from coronet.models.layout import ConvSpec
+from coronet.pruning.generation import generate_kernel
 from coronet.pruning.latents import LatentVectors
 
 
@@ -52,6 +53,7 @@ class HyperConv(nn.Module):
         self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
         # shared with every other layer; owned (and registered) by the HyperGenerator
         object.__setattr__(self, "_latents", latents)
+        self._given: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def copy_dense_weight(self, conv: nn.Conv2d | nn.ConvTranspose2d) -> None:
         """Set the hypernetwork so that it generates exactly `conv`'s kernel at the current latents.
@@ -85,27 +87,28 @@ class HyperConv(nn.Module):
     def kernel(self) -> torch.Tensor:
         """Unmasked generated kernel, (c_out, c_in, k^2)."""
         z_out, z_in = self.gates()
-        o, i = self.c_out, self.c_in
-        m, k2 = self.w2.shape[-2:]
-        latent = torch.addr(self.b0, z_out, z_in)  # (o, i)
-        embedding = torch.addcmul(self.b1, latent[..., None], self.w1)  # (o, i, m)
-        explicit = torch.baddbmm(self.b2.view(o * i, 1, k2), embedding.view(o * i, 1, m),
-                                 self.w2.view(o * i, m, k2))  # (o*i, 1, k^2)
-        return explicit.view(o, i, k2)
+        ones_out, ones_in = z_out.new_ones(self.c_out), z_in.new_ones(self.c_in)
+        return generate_kernel(z_out, z_in, ones_out, ones_in, self.b0, self.w1, self.b1, self.w2, self.b2)
 
     def masked_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
+        z_out, z_in = self.gates()
         alive_out = self._latents.mask(self.spec.out_group)
         _, alive_in = self._latents.gate(self.spec.in_groups)
-        k = self.kernel() * (alive_out[:, None] * alive_in[None, :])[..., None]
+        k = generate_kernel(z_out, z_in, alive_out, alive_in, self.b0, self.w1, self.b1, self.w2, self.b2)
         k = k.view(self.c_out, self.c_in, *self.kernel_size)
         if self.transposed:
             k = k.transpose(0, 1)
         bias = self.bias * alive_out if self.bias is not None else None
         return k, bias
 
+    def use(self, weight_and_bias: tuple[torch.Tensor, torch.Tensor | None] | None) -> None:
+        """Run with this already generated weight and bias (`HyperGenerator.reusing_kernels`), or
+        generate them at each call again (None)."""
+        self._given = weight_and_bias
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.masked_weight_and_bias()
+        weight, bias = self._given if self._given is not None else self.masked_weight_and_bias()
         if self.transposed:
             return F.conv_transpose2d(x, weight, bias, self.stride, self.padding,
                                       self.output_padding, 1, self.dilation)

@@ -10,7 +10,8 @@ sliced, so the exported model needs no hypernetwork code.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -51,6 +52,25 @@ class HyperGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+    @contextmanager
+    def reusing_kernels(self) -> Iterator[None]:
+        """Generate every kernel once, now, and run every forward pass inside on those kernels.
+
+        One optimiser step may run a generator several times (CycleGAN: both directions, the cycle
+        and the identity loss); the kernels are the same each time until the parameters or the
+        masks change, so generating them per pass only repeats work. Gradients of all passes meet
+        at the shared kernels and flow to the hypernetwork once. The kernels are those of the
+        parameters and masks at entry: a forward pass after an optimiser step needs a new context.
+        """
+        layers = list(self._layers.values())
+        for layer in layers:
+            layer.use(layer.masked_weight_and_bias())
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer.use(None)
 
     def hyper_layers(self) -> dict[str, HyperConv]:
         return dict(self._layers)

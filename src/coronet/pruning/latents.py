@@ -35,6 +35,7 @@ class LatentVectors(nn.Module):
             else:
                 # the image channels: a constant ones-vector, neither trained nor pruned
                 self.register_buffer(f"fixed_{g.name}", torch.ones(g.size), persistent=False)
+        self._widths: dict[str, int] | None = None  # read from the masks when they change
 
     def prunable_names(self) -> list[str]:
         return list(self.vectors.keys())
@@ -57,6 +58,7 @@ class LatentVectors(nn.Module):
         if mask.shape != buf.shape or not bool(mask.any()):
             raise ValueError(f"mask for {name!r} must have shape {tuple(buf.shape)} and keep >= 1")
         buf.copy_(mask.to(torch.bool))
+        self._widths = None
         with torch.no_grad():
             self.vectors[name].masked_fill_(~buf, 0.0)
 
@@ -92,12 +94,18 @@ class LatentVectors(nn.Module):
         return out
 
     def widths(self) -> dict[str, int]:
-        """Alive channel count per group (dense size for never-pruned groups). The counts come to
-        the host together: the controller asks several times a step, and on a GPU each separate
-        read would wait for the device."""
-        counts = torch.stack([self.alive(n).sum() for n in self.vectors]).tolist() if self.vectors else []
-        alive = dict(zip(self.vectors, counts, strict=True))
-        return {n: alive.get(n, g.size) for n, g in self.groups.items()}
+        """Alive channel count per group (dense size for never-pruned groups). Counted again only
+        after a mask changes: the controller asks several times a step, and on a GPU each count
+        would wait for the device."""
+        if self._widths is None:
+            counts = torch.stack([self.alive(n).sum() for n in self.vectors]).tolist() if self.vectors else []
+            alive = dict(zip(self.vectors, counts, strict=True))
+            self._widths = {n: alive.get(n, g.size) for n, g in self.groups.items()}
+        return dict(self._widths)
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._widths = None  # the masks are about to be replaced
+        super()._load_from_state_dict(*args, **kwargs)
 
     def keep_indices(self, name: str) -> torch.Tensor:
         return torch.nonzero(self.alive(name), as_tuple=False).flatten()
