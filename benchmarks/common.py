@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 import subprocess
 from datetime import datetime, timezone
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
@@ -19,11 +20,19 @@ def environment() -> dict:
         f"cpu ({platform.processor() or platform.machine()})",
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
-        "coronet": version("coronet"),
+        "coronet": _installed_version("coronet"),
         "python": platform.python_version(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "commit": COMMIT,
+        # a device's copy of the tree may carry a stale .git: the caller names the commit it sent
+        "commit": os.environ.get("SOURCE_COMMIT") or COMMIT,
     }
+
+
+def _installed_version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # run from a source tree on PYTHONPATH
+        return "not installed"
 
 
 def source_commit() -> str | None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -228,8 +227,6 @@ def main() -> None:
         return
     widths = searched_widths(args.ngf)
     env = environment()
-    # a device's copy of the tree may carry a stale .git: the caller names the commit it sent
-    env["commit"] = os.environ.get("SOURCE_COMMIT") or env["commit"]
     if args.device.startswith("cuda"):
         props = torch.cuda.get_device_properties(0)
         env.update({"gpu": props.name, "gpu_memory_bytes": props.total_memory,
