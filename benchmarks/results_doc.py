@@ -54,7 +54,16 @@ SOURCES = {
         "d3e7b9e",
     ),
     "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
-    "train_step.json": ("python benchmarks/train_step.py", "beb454b"),
+    "train_step_[D].json": (
+        "python benchmarks/train_step.py --size 128 --threads 2 (D = 128; 256: --reps 7 --warmup 2 "
+        "--no-memory; h200: --device cuda --reps 20)",
+        "a4ca8cf",
+    ),
+    "train_step_before_[D].json": (
+        "the same with PYTHONPATH set to the src of 7aada79 (the execution before) and "
+        "--kinds search --no-memory",
+        "a4ca8cf",
+    ),
     "train_step_previous_[S]_r[N].json": (
         "PYTHONPATH=<checkout of 968242b>/src python benchmarks/train_step.py --size S --reps 15",
         "7bd34a2",
@@ -67,8 +76,8 @@ SOURCES = {
     "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
     "gpu_h200.json": ("python benchmarks/gpu.py (H200)", "9a64864"),
     "gpu_compile_h200.json": (
-        "python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan (H200)",
-        "eafe32b",
+        "python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan",
+        "a4ca8cf",
     ),
     "variant_edges2shoes_default_seeds.json": (
         "python benchmarks/baselines.py edges2shoes --seed N (N = 0..10), then baselines_seeds.py",
@@ -212,29 +221,47 @@ def latency() -> list[str]:
     ]
 
 
+STEP_RUNS = (
+    ("128", "CPU, 2 threads, 128×128"),
+    ("256", "CPU, 2 threads, 256×256"),
+    ("h200", "H200, 256×256"),
+)
+
+
 def train_step() -> list[str]:
-    d = load("train_step.json")
-    c, env = d["config"], d["environment"]
-    rows = [
-        [
-            "dense",
-            f"{d['dense']['median_s']:.2f} s",
-            "1.00×",
-            f"{d['params']['dense_generator'] / 1e6:.1f} M",
-            f"{d['memory']['training_state_bytes_dense'] / 2**30:.2f} GiB",
-        ],
-        [
-            "search (hyper-model)",
-            f"{d['hyper']['median_s']:.2f} s",
-            f"{d['ratio_hyper_over_dense']:.2f}×",
-            f"{d['params']['hyper_model_total'] / 1e6:.1f} M",
-            f"{d['memory']['training_state_bytes_hyper'] / 2**30:.2f} GiB",
-        ],
-    ]
-    return table(["generator step", "median", "over dense", "parameters", "weights + grads + Adam"], rows) + [
+    """What a step costs over a dense step, per device and size: generator alone and whole GAN steps,
+    this execution against the one before (7aada79)."""
+    rows = []
+    for key, where in STEP_RUNS:
+        d, before = load(f"train_step_{key}.json"), load(f"train_step_before_{key}.json")
+        for section in ("generator", "pix2pix", "cyclegan"):
+            r, b = d[section]["rows"], before[section]["rows"]
+            search = "hyper" if section == "generator" else "search"
+            gan = section != "generator"
+            memory = r[search].get("step_peak_above_held_over_dense")
+            weighted = d[section].get("coronet_weighted")
+            finetune = "–"
+            if gan:
+                finetune = f"{r['finetune@0.25']['over_dense']:.2f}× / {r['finetune@0.1']['over_dense']:.2f}×"
+            rows.append([
+                where,
+                "generator alone" if not gan else section,
+                f"{r['dense']['median_ms']:.0f} ms",
+                f"{b[search]['over_dense']:.2f}× → {r[search]['over_dense']:.2f}×",
+                f"{b[search]['operators_over_dense']:.1f}× → {r[search]['operators_over_dense']:.1f}×",
+                "–" if memory is None else f"{memory:.2f}×",
+                finetune if gan else "–",
+                f"{r['omgd']['over_dense']:.2f}×" if gan else "–",
+                f"{weighted['over_dense']:.2f}× / {weighted['over_omgd']:.2f}×" if weighted else "–",
+            ])
+    return table(["device, size", "step", "dense step", "search / dense, before → now",
+                  "operators, search / dense, before → now", "step memory, search / dense",
+                  "fine-tune 25% / 10%, over dense", "online distillation (OMGD-like), over dense",
+                  "coronet weighted, over dense / over OMGD-like"], rows) + [
         "",
-        f"{c['netG']} ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, {env['device']}, "
-        f"{env['threads']} threads, {c['reps']} interleaved steps each. Source: {source('train_step.json')}.",
+        "ResNet-9 ngf 64, batch 1. Sources: "
+        + ", ".join(source(f"train_step_{key}.json") for key, _ in STEP_RUNS) + "; before: "
+        + ", ".join(source(f"train_step_before_{key}.json") for key, _ in STEP_RUNS) + ".",
     ]
 
 
@@ -264,6 +291,10 @@ def step_cost() -> list[str]:
                     f"`{pattern}`",
                 ]
             )
+        now = load(f"train_step_{size}.json")["generator"]["rows"]["hyper"]
+        ratio = f"{now['over_dense']:.2f}"
+        rows.append([f"{size}×{size}", "this search, generated as one function per layer and step", "1",
+                     ratio, ratio, f"{now['median_ms'] / 1e3:.2f} s", f"`train_step_{size}.json`"])
     return table(
         ["size", "search", "runs", "search step / dense step, per run", "mean", "search step, mean",
          "source"],
@@ -272,17 +303,17 @@ def step_cost() -> list[str]:
 
 
 def gpu() -> list[str]:
-    d, comp = load("gpu_h200.json"), load("gpu_compile_h200.json")
+    d, steps, comp = load("gpu_h200.json"), load("train_step_h200.json"), load("gpu_compile_h200.json")
     rows = []
     for model in ("pix2pix", "cyclegan"):
-        r, k = d[model], comp[f"compile_{model}"]
+        r, k = steps[model]["rows"], comp[f"compile_{model}"]
         rows.append(
             [
                 model,
                 f"{r['dense']['median_ms']:.1f} ms",
                 f"{r['search']['over_dense']:.2f}×",
                 f"{r['finetune@0.25']['over_dense']:.2f}× / {r['finetune@0.1']['over_dense']:.2f}×",
-                f"{r['search']['peak_memory_alone_bytes'] / r['dense']['peak_memory_alone_bytes']:.1f}×",
+                f"{r['search']['step_peak_above_held_over_dense']:.2f}×",
                 f"{k['search+compile']['over_dense']:.2f}×",
             ]
         )
@@ -291,15 +322,15 @@ def gpu() -> list[str]:
         key.split("|")[-1]: {n: v["speedup_vs_dense"] for n, v in lat[key].items()}
         for key in ("batch1|fp32|eager", "batch1|fp32|graph")
     }
-    env = d["environment"]
+    env = steps["environment"]
     return table(
         [
             "GAN training step",
             "dense step",
             "search / dense",
             "fine-tune 25% / 10% over dense",
-            "search peak memory / dense",
-            "search with train.compile / dense",
+            "search step's memory / dense",
+            "search with train.compile / dense (its own run)",
         ],
         rows,
     ) + [
@@ -309,8 +340,9 @@ def gpu() -> list[str]:
         f"{speed['graph']['coronet@0.25']:.2f}× and {speed['graph']['coronet@0.1']:.2f}× "
         f"with a CUDA graph.",
         "",
-        f"ResNet-9 ngf 64, 256×256, batch 1, {env['gpu']}, torch {env['torch']}. Sources: "
-        f"{source('gpu_h200.json')}, {source('gpu_compile_h200.json')}.",
+        f"ResNet-9 ngf 64, 256×256, batch 1, {env['device'].removeprefix('cuda:')}, torch {env['torch']}. "
+        f"Sources: {source('train_step_h200.json')}, {source('gpu_compile_h200.json')}, "
+        f"latency {source('gpu_h200.json')}.",
     ]
 
 
@@ -665,16 +697,20 @@ def cited_files(text: str) -> set[str]:
 
 
 def is_run_pattern(name: str) -> bool:
-    return "[S]" in name or "[N]" in name
+    return any(slot in name for slot in SLOTS)
+
+
+# `[S]` a size, `[N]` a run number, `[D]` a device and size (128, 256: CPU sizes; h200: a GPU)
+SLOTS = {"[S]": r"(\d+)", "[N]": r"(\d+)", "[D]": r"([a-z]*\d+)"}
 
 
 def runs(pattern: str) -> list[str]:
-    """The files a pattern with `[S]` (a size) and `[N]` (a run number) names, in order."""
+    """The files a pattern with slots (SLOTS) names, in order."""
     regex = re.escape(pattern)
-    for slot in ("[S]", "[N]"):
-        regex = regex.replace(re.escape(slot), r"(\d+)")
+    for slot, group in SLOTS.items():
+        regex = regex.replace(re.escape(slot), group)
     found = [
-        (tuple(int(g) for g in m.groups()), p.name)
+        (tuple((0, int(g), "") if g.isdigit() else (1, 0, g) for g in m.groups()), p.name)
         for p in RESULTS.iterdir()
         if (m := re.fullmatch(regex, p.name))
     ]

@@ -12,6 +12,7 @@ so a noisy machine slows them alike; figures are medians):
              teacher's output by L1, both updated every step. OMGD also distils feature maps and a
              perceptual loss from two teachers, so this is a lower bound of its step. Then coronet's
              step weighted by the presets' phase lengths (search share of the epochs).
+Each kind is timed against a dense partner of its own (pairs; see `time_pair`).
 Every section also counts the operators of one step (torch profiler: the outermost aten operators
 that compute, views left out) and, each model alone in a fresh process, the memory a step adds on
 top of what the model holds between steps (CPU: peak RSS; CUDA: max_memory_allocated).
@@ -261,42 +262,52 @@ def measure_memory_here(args, section: str, kind: str) -> dict:
             "activations_and_kernels_bytes": peak - grads}
 
 
-def run_section(args, section: str) -> dict:
-    kinds = ["dense", "hyper"] if section == "generator" else gan_kinds()
-    kinds = [k for k in kinds if k in ("dense", "hyper") or not args.kinds or k in args.kinds]
+def time_pair(args, section: str, kind: str) -> dict:
+    """`kind` and a dense model of its own, built fresh, timed call by call: the ratio of medians.
+    Pairs, not all models at once: with five models resident, a step also pays for the memory the
+    others freed (page faults), which a real run, training one model, does not."""
     with tempfile.TemporaryDirectory() as tmp:
-        steps = {k: build(args, section, k, Path(tmp)) for k in kinds}
+        steps = {k: build(args, section, k, Path(tmp)) for k in ("dense", kind)}
         for step in steps.values():
             for _ in range(args.warmup):
                 step()
-        times: dict[str, list[float]] = {k: [] for k in kinds}
+        times: dict[str, list[float]] = {k: [] for k in steps}
         for _ in range(args.reps):
             for k, step in steps.items():
                 times[k].append(timed(step, args.device))
         ops = {k: operator_count(step) for k, step in steps.items()}
         del steps
         gc.collect()
-    rows = {k: {"median_ms": 1e3 * statistics.median(t), "raw_ms": [1e3 * x for x in t],
-                "operators": ops[k]} for k, t in times.items()}
+    medians = {k: 1e3 * statistics.median(t) for k, t in times.items()}
+    return {"median_ms": medians[kind], "dense_median_ms": medians["dense"],
+            "over_dense": medians[kind] / medians["dense"], "raw_ms": [1e3 * x for x in times[kind]],
+            "dense_raw_ms": [1e3 * x for x in times["dense"]], "operators": ops[kind],
+            "operators_over_dense": ops[kind]["total"] / ops["dense"]["total"],
+            "dense_operators": ops["dense"]}
+
+
+def run_section(args, section: str) -> dict:
+    kinds = ["hyper"] if section == "generator" else [k for k in gan_kinds() if k != "dense"]
+    kinds = [k for k in kinds if k == "hyper" or not args.kinds or k in args.kinds]
+    rows = {k: time_pair(args, section, k) for k in kinds}
+    first = rows[kinds[0]]
+    rows = {"dense": {"median_ms": first["dense_median_ms"], "over_dense": 1.0,
+                      "operators": first["dense_operators"], "operators_over_dense": 1.0}, **rows}
     if not args.no_memory:
-        for k in kinds:
+        for k in rows:
             rows[k]["memory"] = memory_alone(args, section, k)
-    base = rows["dense"]
-    for row in rows.values():
-        row["over_dense"] = row["median_ms"] / base["median_ms"]
-        row["operators_over_dense"] = row["operators"]["total"] / base["operators"]["total"]
-        if "memory" in row:
+        base = rows["dense"]["memory"]
+        for row in rows.values():
             for key in ("step_peak_above_held_bytes", "activations_and_kernels_bytes"):
-                dense_bytes = base["memory"][key]
                 row[f"{key.removesuffix('_bytes')}_over_dense"] = (
-                    row["memory"][key] / dense_bytes if dense_bytes > 0 else None)
+                    row["memory"][key] / base[key] if base[key] > 0 else None)
     out = {"rows": rows}
     if section != "generator" and {"search", "finetune@0.25", "omgd"} <= rows.keys():
         share = SEARCH_SHARE[section]
-        weighted = share * rows["search"]["median_ms"] + (1 - share) * rows["finetune@0.25"]["median_ms"]
-        out["coronet_weighted"] = {"search_share": share, "median_ms": weighted,
-                                   "over_dense": weighted / base["median_ms"],
-                                   "over_omgd": weighted / rows["omgd"]["median_ms"]}
+        # in dense steps: each kind's ratio was measured against its own dense partner
+        weighted = share * rows["search"]["over_dense"] + (1 - share) * rows["finetune@0.25"]["over_dense"]
+        out["coronet_weighted"] = {"search_share": share, "over_dense": weighted,
+                                   "over_omgd": weighted / rows["omgd"]["over_dense"]}
     print(f"{section}: " + ", ".join(f"{k} {r['median_ms']:.0f} ms ({r['over_dense']:.2f}x, "
                                      f"{r['operators']['total']} ops)" for k, r in rows.items())
           + (f"; coronet weighted {out['coronet_weighted']['over_dense']:.2f}x dense, "
