@@ -268,3 +268,20 @@ def test_diagnostics_tell_a_uniform_search_from_one_that_chose():
     chosen = dict(uniform, block0=2, block1=2, trunk=32)
     d = search_diagnostics(cost, chosen, tied_deaths=0, deaths=60, min_channels=2)
     assert d["keep_ratios"]["block0"] == 2 / 32 and d["uniform_distance"] > 0.1
+
+
+def test_the_host_copy_of_the_masks_follows_every_change():
+    hyper = _hyper()
+    latents = hyper.latents
+    dense = latents.widths()
+    mask = torch.ones_like(latents.alive("block3"))
+    mask[[0, 3]] = False
+    latents.set_alive("block3", mask)
+    assert torch.equal(latents.alive_on_host("block3"), mask)
+    assert latents.widths() == {**dense, "block3": dense["block3"] - 2}
+    saved = {k: v.clone() for k, v in latents.state_dict().items()}
+    latents.set_alive("block3", torch.ones_like(mask))
+    assert latents.widths() == dense
+    latents.load_state_dict(saved)  # replaces the masks: the copy is read again
+    assert latents.widths()["block3"] == dense["block3"] - 2
+    assert torch.equal(latents.alive_on_host("block3"), latents.alive("block3").cpu())

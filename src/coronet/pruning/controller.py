@@ -161,7 +161,7 @@ class BudgetController:
         budget)."""
         scores, queues = {}, {}
         for name in self.latents.vectors:
-            idx = torch.nonzero(self.latents.alive(name).cpu(), as_tuple=False).flatten()
+            idx = torch.nonzero(self.latents.alive_on_host(name), as_tuple=False).flatten()
             if idx.numel():
                 scores[name] = self.score(name)
                 queues[name] = idx[scores[name][idx].argsort(stable=True)].tolist()
@@ -191,7 +191,7 @@ class BudgetController:
             cost -= int(savings[at[choice]])
         for name, indices in dead.items():
             if indices:
-                mask = self.latents.alive(name).clone()
+                mask = self.latents.alive_on_host(name).clone()
                 mask[indices] = False
                 self.latents.set_alive(name, mask)  # also zeroes the dead latents
         self._cost = self._current_cost()

@@ -35,7 +35,7 @@ class LatentVectors(nn.Module):
             else:
                 # the image channels: a constant ones-vector, neither trained nor pruned
                 self.register_buffer(f"fixed_{g.name}", torch.ones(g.size), persistent=False)
-        self._widths: dict[str, int] | None = None  # read from the masks when they change
+        self._on_host: dict[str, torch.Tensor] | None = None  # the masks' CPU copy, made when read
 
     def prunable_names(self) -> list[str]:
         return list(self.vectors.keys())
@@ -58,7 +58,8 @@ class LatentVectors(nn.Module):
         if mask.shape != buf.shape or not bool(mask.any()):
             raise ValueError(f"mask for {name!r} must have shape {tuple(buf.shape)} and keep >= 1")
         buf.copy_(mask.to(torch.bool))
-        self._widths = None
+        if self._on_host is not None:  # no device read when the mask came from the host
+            self._on_host[name] = mask.detach().to("cpu", torch.bool).clone()
         with torch.no_grad():
             self.vectors[name].masked_fill_(~buf, 0.0)
 
@@ -93,18 +94,23 @@ class LatentVectors(nn.Module):
             probe.grad = None
         return out
 
+    def alive_on_host(self, name: str) -> torch.Tensor:
+        """The alive mask of a prunable group on the CPU. All groups' masks come to the host together
+        once and the copy follows `set_alive`: the controller reads them several times a step, and
+        on a GPU each read of a device mask would wait for the device."""
+        if self._on_host is None:
+            names = list(self.vectors)
+            flat = torch.cat([self.alive(n) for n in names]).cpu()
+            self._on_host = dict(zip(names, flat.split([self.groups[n].size for n in names]), strict=True))
+        return self._on_host[name]
+
     def widths(self) -> dict[str, int]:
-        """Alive channel count per group (dense size for never-pruned groups). Counted again only
-        after a mask changes: the controller asks several times a step, and on a GPU each count
-        would wait for the device."""
-        if self._widths is None:
-            counts = torch.stack([self.alive(n).sum() for n in self.vectors]).tolist() if self.vectors else []
-            alive = dict(zip(self.vectors, counts, strict=True))
-            self._widths = {n: alive.get(n, g.size) for n, g in self.groups.items()}
-        return dict(self._widths)
+        """Alive channel count per group (dense size for never-pruned groups)."""
+        return {n: int(self.alive_on_host(n).sum()) if n in self.vectors else g.size
+                for n, g in self.groups.items()}
 
     def _load_from_state_dict(self, *args, **kwargs) -> None:
-        self._widths = None  # the masks are about to be replaced
+        self._on_host = None  # the masks are about to be replaced
         super()._load_from_state_dict(*args, **kwargs)
 
     def keep_indices(self, name: str) -> torch.Tensor:
