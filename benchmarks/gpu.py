@@ -33,14 +33,10 @@ from common import environment, write_result
 from coronet.eval import count_macs, count_params
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
-from train_step import config_for, fixed_batch, searched_widths
+from train_step import config_for, fixed_batch, searched_widths, sync
+from train_step import timed as wall_clock
 
 NETG = "resnet_9blocks"
-
-
-def sync(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 def median_ms(times: list[float]) -> float:
@@ -57,15 +53,6 @@ def call_by_call(models: dict, one, args) -> dict[str, list[float]]:
         for name, m in models.items():
             times[name].append(one(m))
     return times
-
-
-def timed_step(t: Trainer, batch: dict, device: str) -> float:
-    """Seconds of one `coronet compress` training step, the device's queue drained on both sides."""
-    sync(device)
-    start = time.perf_counter()
-    t.train_step(batch)
-    sync(device)
-    return time.perf_counter() - start
 
 
 # ------------------------------------------------------------------ 2b. train.compile
@@ -92,7 +79,7 @@ def compile_step(args, model: str) -> dict:
                 sync(args.device)
                 first_s[name] = time.perf_counter() - start
                 print(f"{model} {name}: first step {first_s[name]:.1f} s", flush=True)
-        times = call_by_call(trainers, lambda t: timed_step(t, batch, args.device), args)
+        times = call_by_call(trainers, lambda t: wall_clock(lambda: t.train_step(batch), args.device), args)
         step_peak: dict[str, int | None] = {}
         for name, t in trainers.items():
             if args.device.startswith("cuda"):

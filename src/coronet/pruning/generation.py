@@ -53,4 +53,3 @@ def generate_kernel(z_out: torch.Tensor, z_in: torch.Tensor, mask_out: torch.Ten
     K[i,j] = ((z_out[i] z_in[j] + B0[i,j]) W1[i,j] + B1[i,j]) @ W2[i,j] + B2[i,j], times
     mask_out[i] mask_in[j]."""
     return _GenerateKernel.apply(z_out, z_in, mask_out, mask_in, b0, w1, b1, w2, b2)
-

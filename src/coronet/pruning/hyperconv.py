@@ -92,9 +92,9 @@ class HyperConv(nn.Module):
 
     def masked_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
-        z_out, z_in = self.gates()
+        z_out = self._latents.vector(self.spec.out_group)
         alive_out = self._latents.mask(self.spec.out_group)
-        _, alive_in = self._latents.gate(self.spec.in_groups)
+        z_in, alive_in = self._latents.gate(self.spec.in_groups)  # one concatenation for both
         k = generate_kernel(z_out, z_in, alive_out, alive_in, self.b0, self.w1, self.b1, self.w2, self.b2)
         k = k.view(self.c_out, self.c_in, *self.kernel_size)
         if self.transposed:
