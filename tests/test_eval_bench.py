@@ -22,9 +22,12 @@ from coronet.gan.trainer import Trainer
 from test_training import tiny
 
 
-def _finished_run(tmp_path: Path, name: str, compress: bool) -> Path:
+def _finished_run(tmp_path: Path, name: str = "run", compress: bool = True, model: str = "pix2pix",
+                  **train) -> Path:
+    """A finished tiny run, written as `coronet compress` writes it."""
     run_dir = tmp_path / name
-    cfg = tiny(tmp_path, search_steps=6, finetune_steps=2, decay_steps=1, checkpoint_every=0)
+    cfg = tiny(tmp_path, model=model, **{"search_steps": 6, "finetune_steps": 2, "decay_steps": 1,
+                                          "checkpoint_every": 0, **train})
     run_dir.mkdir()
     (run_dir / "config.json").write_text(cfg.to_json())
     trainer = Trainer(cfg, run_dir, compress=compress)

@@ -26,3 +26,20 @@ class BudgetError(CoronetError):
 
 class CheckpointError(CoronetError):
     """A checkpoint or exported generator file is missing, corrupt or of the wrong kind."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system failure: the path, what went wrong, what to do."""
+    import errno
+
+    where = exc.filename or "a file"
+    if exc.errno == errno.ENOSPC:
+        return f"no space left on the disk holding {where}; free some space or write elsewhere (--out)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"cannot write {where} ({exc.strerror}); choose a folder you can write to, or change "
+                f"its permissions")
+    if exc.errno == errno.ENOENT:
+        return f"{where} does not exist"
+    if exc.errno == errno.ELOOP:
+        return f"{where} is a symbolic link loop; remove the link"
+    return f"{where}: {exc.strerror or exc}"

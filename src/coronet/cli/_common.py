@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, 
 from coronet.errors import ConfigError, CoronetError
 from coronet.gan.distributed import DistContext
 from coronet.models import list_generators
+from coronet.runs import RunDir
 
 
 def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
@@ -98,24 +98,16 @@ def default_name(cfg: RunConfig, compress: bool) -> str:
     return f"{cfg.train.model}-{dataset}-{p.metric}{target}"
 
 
-def new_run_dir(cfg: RunConfig, compress: bool, dist: DistContext) -> Path:
-    """A fresh numbered folder, so an earlier run is never overwritten (rank 0 decides)."""
-    out = Path(cfg.out)
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", cfg.name or default_name(cfg, compress))
-    taken = [int(m.group(1)) for p in out.glob("*") if (m := re.match(r"(\d{5})-", p.name))]
-    path = out / f"{(max(taken) + 1 if taken else 0):05d}-{name}"
+def create_run_dir(cfg: RunConfig, compress: bool, dist: DistContext) -> RunDir:
+    """A fresh numbered folder, so an earlier run is never overwritten (rank 0 creates it)."""
+    holder = [None]
+    if dist.is_main:
+        holder = [str(RunDir.create(cfg.out, cfg.name or default_name(cfg, compress)).path)]
     if dist.active:
         import torch.distributed as tdist
 
-        holder = [str(path)]
         tdist.broadcast_object_list(holder, src=0)
-        path = Path(holder[0])
-    return path
-
-
-def write_config(cfg: RunConfig, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=False)
-    (run_dir / "config.json").write_text(cfg.to_json() + "\n")
+    return RunDir(holder[0])
 
 
 def check_resume_flags(args: argparse.Namespace) -> None:

@@ -5,8 +5,10 @@ next to their MACs ratio, so "is the compressed model faster here?" has one hone
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,8 @@ from tqdm import tqdm
 from coronet.deploy import DTYPES, measure_interleaved, onnx_runner, torch_runner
 from coronet.errors import CheckpointError, ConfigError
 from coronet.eval import COUNTER, count_macs, count_params
-from coronet.files import atomic_write
-from coronet.models import load_generator
+from coronet.models import check_size, load_generator, read_generator_meta
+from coronet.runs import RunDir, exported_generators
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,17 +41,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
 
 
-def _model(path: Path, generator: str) -> tuple[Path, Path | None, Path]:
-    """(generator .json, report.json or None, onnx folder) of a run folder or a generator file."""
+def _model(path: Path, generator: str) -> tuple[Path, RunDir | None, Path]:
+    """(generator .json, the run folder or None, onnx folder) of a run folder or a generator file."""
     if path.is_dir():
-        meta = path / f"{generator}.json"
-        report = path / "report.json"
-        if not meta.is_file():
-            raise CheckpointError(f"{path} has no exported {generator}; is it a finished coronet run?")
-        return meta, report if report.is_file() else None, path / "onnx"
+        run_dir = RunDir.finished(path, "bench")
+        files = exported_generators(run_dir)
+        if generator not in files:
+            raise CheckpointError(f"{path} has no exported {generator} (it has {', '.join(files)}); "
+                                  f"pick one with --generator")
+        return files[generator], run_dir, run_dir.file("onnx")
     meta = path.with_suffix(".json")
-    if not meta.is_file():
-        raise CheckpointError(f"{meta} not found; give a run folder or an exported generator (.json)")
+    read_generator_meta(meta)
     return meta, None, path.parent / "onnx"
 
 
@@ -73,14 +75,28 @@ def _runners(label: str, path: Path, args: argparse.Namespace, size: int) -> tup
 def run(args: argparse.Namespace) -> int:
     if args.runs < 1 or args.warmup < 0 or args.threads < 1:
         raise ConfigError("--runs and --threads must be >= 1 and --warmup >= 0")
-    meta, report_path, _ = _model(args.run, args.generator)
-    size = args.size or json.loads(meta.read_text()).get("input_size") or 256
+    meta, run_dir, _ = _model(args.run, args.generator)
+    with run_dir.writing("bench") if run_dir is not None else contextlib.nullcontext():
+        return _bench(args, meta, run_dir)
+
+
+def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
+    size = args.size if args.size is not None else read_generator_meta(meta).get("input_size") or 256
+    check_size(read_generator_meta(meta)["name"], size, "--size")
     torch.set_num_threads(args.threads)
     models, runners = {}, {}
     for label, path in (("run", args.run), ("vs", args.vs)):
         if path is not None:
             models[label], extra = _runners(label, path, args, size)
             runners.update(extra)
+    if args.vs is not None:
+        for backend in sorted({k.split("|")[1] for k in runners}):
+            for label, other in (("run", "vs"), ("vs", "run")):
+                if f"{label}|{backend}" in runners and f"{other}|{backend}" not in runners:
+                    path = args.run if other == "run" else args.vs
+                    print(f"note: {path} has no {backend.removeprefix('onnxruntime-')} ONNX file, so "
+                          f"{backend} is timed for one model only; run `coronet export {path} --dtype "
+                          f"{backend.removeprefix('onnxruntime-')}` to compare both", file=sys.stderr)
     with tqdm(total=args.runs, desc="bench", unit="round", mininterval=2.0, leave=False) as bar:
         timed = measure_interleaved(runners, args.runs, args.warmup, progress=lambda _: bar.update(1))
     result: dict[str, Any] = {
@@ -96,10 +112,9 @@ def run(args: argparse.Namespace) -> int:
             if label == "run" and other in timed:
                 result["speedup"][backend] = timed[other]["median_ms"] / timed[key]["median_ms"]
         result["macs_ratio"] = models["vs"]["macs"] / models["run"]["macs"]
-    if report_path is not None:
-        report = json.loads(report_path.read_text())
-        report.setdefault("latency", {})[args.generator] = result
-        atomic_write(report_path, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
+    if run_dir is not None:
+        latency = run_dir.read_report().get("latency", {})
+        run_dir.update_report({"latency": {**latency, args.generator: result}})
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from coronet.cli._common import (
     add_run_flags,
     build_config,
     check_resume_flags,
-    new_run_dir,
+    create_run_dir,
     resolved,
-    write_config,
 )
+from coronet.errors import CoronetError
 from coronet.eval.report import write_run_outputs
 from coronet.gan.distributed import DistContext
 from coronet.gan.trainer import Trainer
+from coronet.runs import CONFIG, LOCK, RunDir, write_text_atomically
 
 DESCRIPTION = """Compress a Pix2Pix or CycleGAN generator while it trains: the search prunes
 channels through hypernetworks until the target is met exactly, the compact generator is
@@ -38,30 +40,52 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         check_resume_flags(args)
         dist = DistContext.from_environment(args.device or "cpu")
-        trainer = Trainer.resume(args.resume, dist=dist, device=args.device, overrides=args.set)
-        run_dir = args.resume
-        print(f"resuming {run_dir} at step {trainer.step} ({trainer.phase})", file=sys.stderr)
-    else:
-        cfg = build_config(args, compress)
-        if args.dry_run:
-            print(resolved(cfg).to_json())
-            return 0
-        dist = DistContext.from_environment(cfg.train.device)
-        run_dir = new_run_dir(cfg, compress, dist)
-        trainer = Trainer(cfg, run_dir, compress=compress, dist=dist)  # checks the target first
+        run_dir = RunDir(args.resume)
+        with _writing(run_dir, dist, "compress --resume"):
+            trainer = Trainer.resume(run_dir.path, dist=dist, device=args.device, overrides=args.set)
+            print(f"resuming {run_dir} at step {trainer.step} ({trainer.phase})", file=sys.stderr)
+            _train_and_report(trainer, run_dir, compress)
+        return 0
+    cfg = build_config(args, compress)
+    if args.dry_run:
+        print(resolved(cfg).to_json())
+        return 0
+    dist = DistContext.from_environment(cfg.train.device)
+    run_dir = create_run_dir(cfg, compress, dist)
+    with _writing(run_dir, dist, "compress"):
+        try:
+            trainer = Trainer(cfg, run_dir.path, compress=compress, dist=dist)  # checks the target first
+        except CoronetError:
+            if dist.is_main:  # the folder was made a moment ago and holds only the lock
+                run_dir.file(LOCK).unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    run_dir.path.rmdir()
+            raise
         if dist.is_main:
-            write_config(trainer.cfg, run_dir)
+            write_text_atomically(run_dir.file(CONFIG), trainer.cfg.to_json() + "\n")
         dist.barrier()
+        _train_and_report(trainer, run_dir, compress)
+    return 0
+
+
+def _writing(run_dir: RunDir, dist: DistContext, command: str):
+    """The run folder's lock, held by the process that writes the outputs (rank 0)."""
+    return run_dir.writing(command) if dist.is_main else contextlib.nullcontext()
+
+
+def _train_and_report(trainer: Trainer, run_dir: RunDir, compress: bool) -> None:
     summary = trainer.run()
     if trainer.dist.is_main:
-        report = write_run_outputs(summary, run_dir, trainer.test_set)
+        report = write_run_outputs(summary, run_dir.path, trainer.test_set)
         for name, g in report["generators"].items():
             line = f"{name}: {g['compressed']['macs']:,} MACs, {g['compressed']['params']:,} params"
             if compress:
                 line += (f", {report['target']['metric']} ratio {g['achieved_ratio']:.4f}, "
                          f"export max |diff| {g['export_max_abs_diff']:.1e}")
+                if g.get("forced_landing"):
+                    line += ("; landing forced: the search ran out of steps and removed the least "
+                             "important channels at once (more --search-steps lets it choose)")
             print(line)
         print(f"results in {run_dir}/ (report.md, report.json, "
               + ", ".join(f for files in report["exported"].values() for f in files) + ")")
     trainer.dist.barrier()
-    return 0

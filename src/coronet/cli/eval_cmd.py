@@ -4,17 +4,17 @@ generators on the test split, printed with MACs and params and added to the run'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
-from coronet.config import from_dict
 from coronet.errors import CheckpointError, ConfigError
 from coronet.eval import COUNTER, count_macs, count_params, fid
 from coronet.eval.evaluate import default_cache_dir, evaluate_generator
 from coronet.eval.protocol import evaluation_split
-from coronet.files import atomic_write
-from coronet.models import load_generator
+from coronet.models import check_size, load_generator, read_generator_meta
+from coronet.runs import RunDir, exported_generators
 
 CHECKPOINT_NOTE = ("last: the generator exported at the end of training (coronet keeps no "
                    "best-FID checkpoint; OMGD and CAT report their best_net_G)")
@@ -43,24 +43,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
-def _targets(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Any], Path | None]:
-    """(generator files by name, run settings, report path or None)."""
+def _targets(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Any], RunDir | None]:
+    """(generator files by name, run settings, the run folder or None)."""
     path = args.checkpoint
     if path.is_dir():
-        report_path, config_path = path / "report.json", path / "config.json"
-        if not report_path.is_file() or not config_path.is_file():
-            raise CheckpointError(f"{path} has no report.json/config.json; give a finished coronet run "
-                                  "or an exported generator file (.json)")
-        report = json.loads(report_path.read_text())
-        cfg = from_dict(json.loads(config_path.read_text()))
-        files = {name: path / names[1] for name, names in report["exported"].items()}
+        run_dir = RunDir.finished(path, "eval")
+        cfg = run_dir.read_config()
+        files = exported_generators(run_dir)
         run = {"dataroot": cfg.data.dataroot, "model": cfg.train.model, "direction": cfg.data.direction,
                "size": cfg.data.crop_size}
-        return files, run, report_path
+        return files, run, run_dir
     meta_path = path.with_suffix(".json")
-    if not meta_path.is_file():
-        raise CheckpointError(f"{meta_path} not found; give a run folder or an exported generator")
-    meta = json.loads(meta_path.read_text())
+    meta = read_generator_meta(meta_path)
     run = {"dataroot": None, "model": meta.get("model"), "direction": "AtoB",
            "size": meta.get("input_size")}
     name = "G_B" if meta.get("direction") == "BtoA" else "G_A"
@@ -68,7 +62,13 @@ def _targets(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Any],
 
 
 def run(args: argparse.Namespace) -> int:
-    files, run_settings, report_path = _targets(args)
+    files, run_settings, run_dir = _targets(args)
+    with run_dir.writing("eval") if run_dir is not None else contextlib.nullcontext():
+        return _evaluate(args, files, run_settings, run_dir)
+
+
+def _evaluate(args: argparse.Namespace, files: dict[str, Path], run_settings: dict[str, Any],
+              run_dir: RunDir | None) -> int:
     dataroot = args.dataroot or run_settings["dataroot"]
     model = args.model or run_settings["model"]
     if dataroot is None:
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if model is None:
         raise ConfigError("this generator file does not say its model; pass --model pix2pix|cyclegan")
     direction = args.direction or run_settings["direction"]
-    size = args.size or run_settings["size"] or 256
+    size = args.size if args.size is not None else run_settings["size"] or 256
     names = args.generator or list(files)
     missing = [n for n in names if n not in files]
     if missing:
@@ -84,8 +84,10 @@ def run(args: argparse.Namespace) -> int:
                           f"(it has {', '.join(files)})")
     if args.real_stats is not None and len(names) != 1:
         raise ConfigError("--real-stats holds one target domain; pick one generator with --generator")
-    if args.batch_size < 1 or size < 1:
-        raise ConfigError("--batch-size and --size must be positive")
+    if args.batch_size < 1:
+        raise ConfigError("--batch-size must be positive")
+    for name in names:
+        check_size(read_generator_meta(files[name])["name"], size, "--size")
     inception, digest = None, None
     if not args.no_fid:
         try:
@@ -112,10 +114,8 @@ def run(args: argparse.Namespace) -> int:
         results[name] = metrics
     evaluation = {"dataroot": dataroot, "direction": direction, "checkpoint": CHECKPOINT_NOTE,
                   "counter": COUNTER, "generators": results}
-    if report_path is not None:
-        report = json.loads(report_path.read_text())
-        report["evaluation"] = evaluation
-        atomic_write(report_path, lambda p: p.write_text(json.dumps(report, indent=2) + "\n"))
+    if run_dir is not None:
+        run_dir.update_report({"evaluation": evaluation})
     if args.json:
         print(json.dumps(evaluation, indent=2))
     else:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
-from coronet.config import from_dict
 from coronet.data import TransformConfig, list_images, load_rgb
 from coronet.data import transforms as T
 from coronet.deploy import DTYPES, export_onnx
-from coronet.errors import CheckpointError, ConfigError
+from coronet.errors import ConfigError
 from coronet.gan import setup
-from coronet.models import load_generator
+from coronet.models import load_generator, read_generator_meta
+from coronet.runs import RunDir, exported_generators
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -33,13 +32,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _folder_images(folder: Path, size: int, limit: int) -> np.ndarray:
     cfg = TransformConfig(size, size, "resize", False)
-    files = list_images(folder, "calibration image")[:limit]
+    files = list_images(folder, "calibration image", "--images")[:limit]
     return np.stack([T.apply(load_rgb(f), cfg, T.Draw(0, 0, False)).numpy() for f in files])
 
 
-def _run_images(run: Path, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
+def _run_images(run: RunDir, name: str, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(calibration from the training split, checks from the test split), test-time preprocessing."""
-    cfg = from_dict(json.loads((run / "config.json").read_text()))
+    cfg = run.read_config()
     cfg = cfg.updated({"data.preprocess": "resize", "data.flip": False, "data.load_size": cfg.data.crop_size})
     train, test = setup.make_datasets(setup.resolve_defaults(cfg))
     side = "B" if name == "G_B" else "A"
@@ -48,29 +47,36 @@ def _run_images(run: Path, name: str, limit: int) -> tuple[np.ndarray, np.ndarra
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.calibration_images < 1:
+        raise ConfigError("--calibration-images must be at least 1")
     if args.run.is_dir():
-        report_path = args.run / "report.json"
-        if not report_path.is_file():
-            raise CheckpointError(f"{args.run} has no report.json; is it a finished coronet run?")
-        report = json.loads(report_path.read_text())
-        targets = {name: args.run / files[1] for name, files in report["exported"].items()}
-        out_dir = args.run / "onnx"
-    else:
-        report_path, report = None, None
-        targets = {args.run.stem: args.run.with_suffix(".json")}
-        out_dir = args.run.parent / "onnx"
+        run_dir = RunDir.finished(args.run, "export")
+        with run_dir.writing("export"):
+            targets = exported_generators(run_dir)
+            results = _export(args, targets, run_dir.file("onnx"), run_dir)
+            onnx = run_dir.read_report().get("onnx", {})  # earlier data types stay
+            for name, by_dtype in results.items():
+                onnx[name] = {**onnx.get(name, {}), **by_dtype}
+            run_dir.update_report({"onnx": onnx})
+        return 0
+    if args.images is None:
+        raise ConfigError("a bare generator file needs --images DIR (real images) to calibrate "
+                          "and check the export")
+    _export(args, {args.run.stem: args.run.with_suffix(".json")}, args.run.parent / "onnx", None)
+    return 0
+
+
+def _export(args: argparse.Namespace, targets: dict[str, Path], out_dir: Path,
+            run_dir: RunDir | None) -> dict[str, dict]:
     results: dict[str, dict] = {}
     for name, meta_path in targets.items():
+        size = read_generator_meta(meta_path).get("input_size") or 256
         generator = load_generator(meta_path)
-        size = json.loads(meta_path.read_text()).get("input_size") or 256
         if args.images is not None:
             calib = _folder_images(args.images, size, args.calibration_images)
             checks = calib[:8]
-        elif report is not None:
-            calib, checks = _run_images(args.run, name, args.calibration_images)
         else:
-            raise ConfigError("a bare generator file needs --images DIR (real images) to calibrate "
-                              "and check the export")
+            calib, checks = _run_images(run_dir, name, args.calibration_images)
         for dtype in args.dtype:
             check = export_onnx(generator, out_dir / f"{name}.{dtype}.onnx", (size, size), dtype,
                                 calibration=calib.astype(np.float32), check_images=checks.astype(np.float32))
@@ -80,7 +86,4 @@ def run(args: argparse.Namespace) -> int:
                 "size_bytes": Path(check.path).stat().st_size}
             print(f"{name} {dtype}: {check.path}  PSNR vs PyTorch {check.psnr_db:.2f} dB "
                   f"(max |diff| {check.max_abs_diff:.2e}, {check.images} images)")
-    if report is not None and report_path is not None:
-        report.setdefault("onnx", {}).update(results)
-        report_path.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    return results

@@ -15,7 +15,7 @@ from coronet.cli import (
     profile_cmd,
     translate_cmd,
 )
-from coronet.errors import CoronetError
+from coronet.errors import CoronetError, describe_os_error
 
 SUBCOMMANDS = {"compress": compress_cmd, "data": data_cmd, "eval": eval_cmd, "export": export_cmd,
                "bench": bench_cmd, "profile": profile_cmd, "translate": translate_cmd}
@@ -41,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(COMMANDS[args.command].run(args) or 0)
     except CoronetError as exc:
         print(f"coronet {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # read-only folder, full disk, ...: every write is atomic, nothing is lost
+        print(f"coronet {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"coronet {args.command}: interrupted", file=sys.stderr)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from coronet.errors import ConfigError
 from coronet.eval import COUNTER, count_macs, count_params
-from coronet.models import get_generator, list_generators, load_generator
+from coronet.models import check_size, get_generator, list_generators, load_generator
 from coronet.models.norms import NORMS
 
 
@@ -29,8 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.size < 1:
-        raise ConfigError(f"--size must be a positive number of pixels (got {args.size})")
+    if args.ngf < 1:
+        raise ConfigError(f"--ngf must be at least 1 (got {args.ngf})")
     if args.generator is not None:
         generator = load_generator(args.generator)
     else:
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if args.norm is not None:
             kwargs["norm"] = args.norm
         generator = get_generator(args.netG, **kwargs)
+    check_size(generator.spec.name, args.size, "--size")
     size = (args.size, args.size)
     macs, params = count_macs(generator, size), count_params(generator)
     dense = generator.layout.dense_widths()

@@ -46,7 +46,8 @@ class _Base(Dataset):
             return load_rgb(path)
         except DataError as exc:
             if not self.skip_bad_images:
-                raise
+                raise DataError(f"{exc}, or pass --set data.skip_bad_images=true to skip unreadable "
+                                "files") from None
             warnings.warn(f"skipping {path}: {exc}", stacklevel=3)
             return None
 
@@ -80,19 +81,33 @@ class AlignedDataset(_Base):
         for offset in range(len(self.paths)):
             path = self.paths[(index + offset) % len(self.paths)]
             ab = self._read(path)
+            if ab is not None and not self._is_pair(path, ab):
+                ab = None
             if ab is not None:
                 break
         else:
             raise DataError(f"no readable image under {self.root}")
         w, h = ab.size
-        if w < 2:
-            raise DataError(f"{path} is {w}x{h}; an aligned image holds A and B side by side")
         a, b = ab.crop((0, 0, w // 2, h)), ab.crop((w // 2, 0, w, h))
         d = self._draw(index)
         a_t, b_t = T.apply(a, self.cfg, d), T.apply(b, self.cfg, d)
         if self.swap:
             a_t, b_t = b_t, a_t
         return {"A": a_t, "B": b_t, "A_path": str(path), "B_path": str(path), "index": index}
+
+    def _is_pair(self, path: Path, ab: Image.Image) -> bool:
+        """An aligned image is A|B side by side, so wider than high; a square one is a single image
+        that splitting would cut in two and stretch."""
+        w, h = ab.size
+        if w > h:
+            return True
+        message = (f"{path} is {w}x{h}, but an aligned (Pix2Pix) image holds A and B side by side, "
+                   f"twice as wide as high. Put pairs there, or for unpaired trainA/trainB folders "
+                   f"use --model cyclegan")
+        if not self.skip_bad_images:
+            raise DataError(message + ", or pass --set data.skip_bad_images=true to skip such files")
+        warnings.warn(f"skipping {message}", stacklevel=3)
+        return False
 
 
 class UnalignedDataset(_Base):

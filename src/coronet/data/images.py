@@ -18,18 +18,33 @@ from coronet.errors import DataError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 
 
-def list_images(folder: str | Path, what: str = "images") -> list[Path]:
-    """All image files under `folder` (recursively, sorted), or a DataError naming the folder."""
+def list_images(folder: str | Path, what: str = "images", flag: str = "--dataroot") -> list[Path]:
+    """All image files under `folder` (recursively, sorted, following links), or a DataError naming
+    the folder. A file reached twice (links, a link loop) is listed once."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise DataError(f"no {what} folder at {folder}; check --dataroot and the dataset layout")
-    found = []
-    for root, _, files in sorted(os.walk(folder, followlinks=True)):
-        found += [Path(root) / f for f in sorted(files) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        raise DataError(f"no {what} folder at {folder}; check {flag}"
+                        + (" and the dataset layout" if flag == "--dataroot" else ""))
+    found, seen_dirs, seen_files = [], set(), set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        dirs.sort()
+        stat = os.stat(root)
+        if (stat.st_dev, stat.st_ino) in seen_dirs:  # a link back into the tree: walked already
+            dirs[:] = []
+            continue
+        seen_dirs.add((stat.st_dev, stat.st_ino))
+        for f in sorted(files):
+            path = Path(root) / f
+            if not f.lower().endswith(IMAGE_EXTENSIONS):
+                continue
+            real = os.path.realpath(path)
+            if real not in seen_files:
+                seen_files.add(real)
+                found.append(path)
     if not found:
         raise DataError(f"{folder} holds no images ({', '.join(IMAGE_EXTENSIONS)}); "
-                        f"put the {what} there or point --dataroot elsewhere")
-    return found
+                        f"put the {what}s there or point {flag} elsewhere")
+    return sorted(found)
 
 
 def load_rgb(path: str | Path) -> Image.Image:
@@ -38,9 +53,9 @@ def load_rgb(path: str | Path) -> Image.Image:
         with Image.open(path) as img:
             img.load()
             return to_rgb(img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}. Replace or delete the file, or pass "
-                        f"--set data.skip_bad_images=true to skip unreadable files") from None
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"cannot read image {path}: {str(exc).rstrip('.')}. Replace or delete the "
+                        "file") from None
 
 
 def to_rgb(img: Image.Image) -> Image.Image:

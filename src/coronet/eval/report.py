@@ -1,13 +1,12 @@
 """What a finished run leaves behind: exported generators, report.json, plots and report.md.
 
 `report.json` is the contract other tools and the benchmarks read (keys documented in
-docs/usage.md); `report.md` is the same for a person, with the sample grid and two plots: the cost ratio
-during the search and the final width of every layer against its dense width.
+docs/usage.md); `report.md` (eval/report_md.py) is the same for a person, with the sample grid and two
+plots: the cost ratio during the search and the final width of every layer against its dense width.
 """
 
 from __future__ import annotations
 
-import json
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,10 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from coronet.eval import COUNTER, count_macs, count_params  # noqa: E402
+from coronet.files import atomic_write  # noqa: E402
 from coronet.gan.summary import RunSummary  # noqa: E402
 from coronet.models import save_generator  # noqa: E402
+from coronet.runs import RunDir  # noqa: E402
 
 
 def versions() -> dict[str, str]:
@@ -105,14 +106,14 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
         "versions": versions(),
         "config": cfg.to_dict(),
     }
-    (run_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     if summary.samples is not None:
-        Image.fromarray(summary.samples).save(run_dir / "samples.png")
+        atomic_write(run_dir / "samples.png",
+                     lambda tmp: Image.fromarray(summary.samples).save(tmp, format="PNG"))
     if summary.compress:
         _plot_ratio(summary, run_dir / "cost_ratio.png")
     _plot_widths(gens, run_dir / "widths.png")
-    (run_dir / "report.md").write_text(_markdown(report, summary.compress))
-    return report
+    # the sections `eval`, `export` and `bench` added stay; resuming a finished run recomputes the rest
+    return RunDir(run_dir).update_report(report)
 
 
 def _plot_ratio(summary: RunSummary, path: Path) -> None:
@@ -130,7 +131,7 @@ def _plot_ratio(summary: RunSummary, path: Path) -> None:
     ax.legend()
     ax.set_title("Cost during the search (band: landing window)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
 
@@ -162,44 +163,5 @@ def _plot_widths(gens: dict[str, Any], path: Path) -> None:
         if search:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-
-
-def _markdown(report: dict[str, Any], compressed: bool) -> str:
-    lines = [f"# coronet run: {report['model']} on {report['dataset']}", ""]
-    if compressed:
-        tgt = report["target"]
-        lines += [f"Target: {tgt['metric']} ratio {tgt['ratio'] if tgt['ratio'] is not None else ''}"
-                  f"{' absolute ' + format(tgt['absolute'], ',.0f') if tgt['absolute'] else ''}", ""]
-    lines += ["| generator | dense MACs | MACs | dense params | params | achieved ratio | export diff |",
-              "|---|---|---|---|---|---|---|"]
-    for name, g in report["generators"].items():
-        lines.append(f"| {name} | {g['dense']['macs']:,} | {g['compressed']['macs']:,} | "
-                     f"{g['dense']['params']:,} | {g['compressed']['params']:,} | "
-                     f"{g.get('achieved_ratio', 1.0):.4f} | {g.get('export_max_abs_diff', 0):.2e} |")
-    for name, g in report["generators"].items():
-        if "test_metrics" in g:
-            m = g["test_metrics"]
-            lines += ["", f"{name} on {m['images']} test pairs: PSNR {m['psnr']:.2f} dB, "
-                      f"SSIM {m['ssim']:.4f}, L1 {m['l1']:.4f} (images in [0, 1])."]
-    t = report["timing"]
-    lines += ["", f"MACs counted by {report['counter']} at {report['input_size'][0]}x"
-              f"{report['input_size'][1]}, batch 1.", "",
-              f"Time: search {t['search_s']:.1f} s ({t['iterations']['search']} steps), export "
-              f"{t['export_s']:.1f} s, fine-tune {t['finetune_s']:.1f} s "
-              f"({t['iterations']['finetune']} steps), total {t['total_s']:.1f} s.", "",
-              "## Samples (input | output | target)", "", "![samples](samples.png)", ""]
-    if compressed:
-        lines += ["## Cost during the search", "", "![cost ratio](cost_ratio.png)", ""]
-    lines += ["## Channels kept per latent group", ""]
-    for name, g in report["generators"].items():
-        if g.get("search"):
-            d = g["search"]
-            lines += [f"{name} search: {d['deaths']} channel deaths, {d['tie_decided_fraction']:.1%} "
-                      f"decided among equal scores; keep ratios {d['uniform_distance']:.3f} from uniform "
-                      f"thinning on average{'; the landing was forced' if g.get('forced_landing') else ''}.",
-                      ""]
-    lines += ["![widths](widths.png)", "",
-              "Exported: " + ", ".join(f for files in report["exported"].values() for f in files), ""]
-    return "\n".join(lines)

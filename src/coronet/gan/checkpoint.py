@@ -16,7 +16,6 @@ from coronet.files import atomic_write, load_weights_only
 
 FORMAT = "coronet-run"
 FORMAT_VERSION = 1
-LATEST = "checkpoint-latest.pt"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:

@@ -20,6 +20,7 @@ from coronet.gan.image_pool import ImagePool
 from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
 from coronet.models import (
     Generator,
+    check_size,
     get_discriminator,
     get_generator,
     list_generators,
@@ -41,6 +42,7 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"model.netG must be one of {', '.join(list_generators())} (got {m.netG!r})")
     if cfg.data.batch_size < 1:
         raise ConfigError("data.batch_size must be >= 1")
+    check_training_sizes(cfg)
     if t.hyper_lr_scale is not None and not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
     for name in ("search_steps", "finetune_steps", "decay_steps"):
@@ -55,6 +57,19 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         # before the search has read which channels matter (docs/results.md, planted architecture)
         "train.hyper_lr_scale": t.hyper_lr_scale or (0.1 if m.init_from or m.init_from_B else 1.0),
     })
+
+
+def check_training_sizes(cfg: RunConfig) -> None:
+    """The sizes the generator will see (training crops, test images) must be ones it takes."""
+    d = cfg.data
+    if d.crop_size < 1 or d.load_size < 1:
+        raise ConfigError(f"--load-size and --crop-size must be positive (got {d.load_size}, {d.crop_size})")
+    check_size(cfg.model.netG, d.crop_size, "--crop-size")
+    if d.preprocess == "resize":  # trained on whole images resized to load_size
+        check_size(cfg.model.netG, d.load_size, "--load-size (with data.preprocess=resize)")
+    if "crop" in d.preprocess and "resize" in d.preprocess and d.crop_size > d.load_size:
+        raise ConfigError(f"--crop-size {d.crop_size} is larger than --load-size {d.load_size}; the crop "
+                          "is taken from the resized image")
 
 
 def transform_config(cfg: RunConfig) -> TransformConfig:

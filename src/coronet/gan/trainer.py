@@ -25,7 +25,7 @@ from tqdm import tqdm
 from coronet.config import RunConfig, apply_overrides, from_dict
 from coronet.errors import ConfigError
 from coronet.gan import setup
-from coronet.gan.checkpoint import LATEST, load_checkpoint, save_checkpoint
+from coronet.gan.checkpoint import load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.hooks import Callback
 from coronet.gan.image_pool import ImagePool
@@ -43,9 +43,11 @@ from coronet.pruning import (
     materialize,
     search_diagnostics,
 )
+from coronet.runs import CHECKPOINT
 
 SAMPLES = 4
-RESUME_SETTABLE = ("train.compile", "data.num_workers")  # how a run executes, not what it computes
+# how a run executes, not what it computes (skip_bad_images: a file that broke after the start)
+RESUME_SETTABLE = ("train.compile", "data.num_workers", "data.skip_bad_images")
 
 
 class Trainer:
@@ -223,7 +225,7 @@ class Trainer:
             cause = getattr(exc, "inner_exception", None) or exc  # the backend's own error
             reason = f"{type(cause).__name__}: {(str(cause).strip().splitlines() or [''])[0][:300]}"
             way_round = "run without --set train.compile=true"
-            if (self.run_dir / LATEST).is_file():
+            if (self.run_dir / CHECKPOINT).is_file():
                 way_round += f", or continue this run with --resume {self.run_dir} --set train.compile=false"
             raise ConfigError(f"torch.compile failed at step {self.step + 1} ({reason}); {way_round}") \
                 from exc
@@ -237,7 +239,7 @@ class Trainer:
     # ----------------------------------------------------------------- phases
     def run(self) -> RunSummary:
         """Train to the end (from wherever the state is) and return the run summary."""
-        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main)
+        self.logger = RunLogger(self.run_dir, enabled=self.dist.is_main, resumed_at=self.step)
         batches = self.batches()
         total = self.cfg.train.search_steps + self.cfg.train.finetune_steps if self.compress \
             else self.cfg.train.finetune_steps
@@ -335,21 +337,31 @@ class Trainer:
     # ----------------------------------------------------------------- outputs
     @torch.no_grad()
     def sample_grid(self) -> np.ndarray:
-        """Rows: input | output | target, for the fixed sample images (uint8 HWC)."""
+        """Rows for the fixed sample images (uint8 HWC). Pix2Pix: input | output | target.
+        CycleGAN (no target exists): input | translated | translated back by the other generator."""
         from coronet.data import to_uint8
 
         rows = []
         for name in self.names:
-            g = self.generators[name]
             src, tgt = ("B", "A") if name == "G_B" else ("A", "B")
-            was = g.training
-            g.eval()
-            out = eager(g, self.sample_batch[src].to(self.device)).cpu()
-            g.train(was)
+            x = self.sample_batch[src].to(self.device)
+            out = self._eval_output(name, x)
+            if len(self.names) == 2:
+                third = self._eval_output("G_A" if name == "G_B" else "G_B", out).cpu()
+            else:
+                third = self.sample_batch[tgt]
+            out = out.cpu()
             for i in range(out.shape[0]):
-                rows.append(np.concatenate([to_uint8(self.sample_batch[src][i]), to_uint8(out[i]),
-                                            to_uint8(self.sample_batch[tgt][i])], axis=1))
+                rows.append(np.concatenate([to_uint8(x[i]), to_uint8(out[i]), to_uint8(third[i])], axis=1))
         return np.concatenate(rows, axis=0)
+
+    def _eval_output(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        g = self.generators[name]
+        was = g.training
+        g.eval()
+        out = eager(g, x)
+        g.train(was)
+        return out
 
     def summary(self) -> RunSummary:
         """Where the run stands: its generators with their costs, budgets and hand-overs."""
@@ -390,7 +402,7 @@ class Trainer:
 
     def save(self) -> None:
         if self.dist.is_main:
-            save_checkpoint(self.run_dir / LATEST, self.state_dict())
+            save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
         self.dist.barrier()
 
     @classmethod
@@ -399,7 +411,7 @@ class Trainer:
         """Continue a run with its saved config; `overrides` may change only RESUME_SETTABLE keys,
         which change how the run executes, not what it computes."""
         run_dir = Path(run_dir)
-        state = load_checkpoint(run_dir / LATEST)
+        state = load_checkpoint(run_dir / CHECKPOINT)
         cfg = from_dict(state["config"])
         if device is not None:
             cfg = cfg.updated({"train.device": device})

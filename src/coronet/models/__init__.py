@@ -4,11 +4,17 @@ from coronet.models import patchgan, resnet, unet  # noqa: F401  (registers the 
 from coronet.models.base import (
     Generator,
     GeneratorSpec,
+    check_size,
     get_generator,
     list_generators,
     register_generator,
 )
-from coronet.models.io import load_generator, load_reference_state_dict, save_generator
+from coronet.models.io import (
+    load_generator,
+    load_reference_state_dict,
+    read_generator_meta,
+    save_generator,
+)
 from coronet.models.layout import (
     RGB_IN,
     RGB_OUT,
@@ -31,9 +37,11 @@ __all__ = [
     "LatentGroup",
     "LayoutBuilder",
     "NLayerDiscriminator",
+    "check_size",
     "get_discriminator",
     "get_generator",
     "load_generator",
+    "read_generator_meta",
     "load_reference_state_dict",
     "save_generator",
     "list_generators",

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from coronet.errors import ConfigError
 from coronet.models.layout import ChannelLayout
 from coronet.registry import Registry
 
@@ -51,8 +52,39 @@ GENERATORS: Registry[Generator] = Registry("generator")
 DISCRIMINATORS: Registry[nn.Module] = Registry("discriminator")
 
 
-def register_generator(name: str) -> Callable[[Callable[..., Generator]], Callable[..., Generator]]:
+@dataclass(frozen=True)
+class SizeRule:
+    """The input sizes a generator takes: at least `minimum`, a multiple of `multiple` (its
+    downsamplings must divide the size evenly for the output to match the input)."""
+
+    minimum: int = 1
+    multiple: int = 1
+
+    def fits(self, size: int) -> bool:
+        return size >= self.minimum and size % self.multiple == 0
+
+    def nearest(self, size: int) -> list[int]:
+        below = max(self.minimum, size // self.multiple * self.multiple)
+        return sorted({below, max(self.minimum, below + self.multiple if below < size else below)})
+
+
+SIZE_RULES: dict[str, SizeRule] = {}
+
+
+def register_generator(name: str, minimum: int = 1, multiple: int = 1,
+                       ) -> Callable[[Callable[..., Generator]], Callable[..., Generator]]:
+    """Register a generator factory under `name`, with the input sizes it takes."""
+    SIZE_RULES[name] = SizeRule(minimum, multiple)
     return GENERATORS.register(name)
+
+
+def check_size(name: str, size: int, what: str) -> None:
+    """One line when `size` (a crop or --size) is not one the generator `name` takes."""
+    rule = SIZE_RULES.get(name, SizeRule())
+    if not rule.fits(size):
+        options = " or ".join(str(s) for s in rule.nearest(size))
+        raise ConfigError(f"{what} {size} does not fit {name}, which takes sizes of at least "
+                          f"{rule.minimum} that are multiples of {rule.multiple}; use {options}")
 
 
 def get_generator(name: str, widths: Mapping[str, int] | None = None, **kwargs: Any) -> Generator:

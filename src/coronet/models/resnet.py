@@ -114,11 +114,11 @@ class ResnetGenerator(Generator):
         return self.model(x)
 
 
-@register_generator("resnet_9blocks")
+@register_generator("resnet_9blocks", 8, 4)
 def resnet_9blocks(widths: Mapping[str, int] | None = None, **kwargs) -> ResnetGenerator:
     return ResnetGenerator(n_blocks=9, widths=widths, name="resnet_9blocks", **kwargs)
 
 
-@register_generator("resnet_6blocks")
+@register_generator("resnet_6blocks", 8, 4)
 def resnet_6blocks(widths: Mapping[str, int] | None = None, **kwargs) -> ResnetGenerator:
     return ResnetGenerator(n_blocks=6, widths=widths, name="resnet_6blocks", **kwargs)

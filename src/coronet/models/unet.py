@@ -122,11 +122,11 @@ class UnetGenerator(Generator):
         return self.model(x)
 
 
-@register_generator("unet_256")
+@register_generator("unet_256", 256, 256)
 def unet_256(widths: Mapping[str, int] | None = None, **kwargs) -> UnetGenerator:
     return UnetGenerator(num_downs=8, widths=widths, name="unet_256", **kwargs)
 
 
-@register_generator("unet_128")
+@register_generator("unet_128", 128, 128)
 def unet_128(widths: Mapping[str, int] | None = None, **kwargs) -> UnetGenerator:
     return UnetGenerator(num_downs=7, widths=widths, name="unet_128", **kwargs)

@@ -58,12 +58,15 @@ def resolve_budget(target: BudgetTarget, cost_model: CostModel, min_channels: in
     wanted = target.ratio * dense if target.ratio is not None else float(target.absolute)
     limit = math.floor(wanted)
     unit = "MACs" if target.metric == "macs" else "parameters"
+    shown = f"{wanted:,.0f}" if wanted >= 1000 or wanted == int(wanted) else f"{wanted:g}"
     if limit > dense:
-        raise BudgetError(f"target of {limit:,} {unit} is above the dense model's {dense:,}; "
+        raise BudgetError(f"target of {shown} {unit} is above the dense model's {dense:,}; "
                           f"give at most {dense:,} or a ratio <= 1")
     if limit < floor:
+        absolute = (" (a value above 1 is an absolute count; a share of the dense model is a ratio "
+                    "in (0, 1])" if target.absolute is not None and target.absolute < floor / 1000 else "")
         raise BudgetError(
-            f"target of {limit:,} {unit} (ratio {limit / dense:.4f}) is below the smallest network "
+            f"target of {shown} {unit}{absolute} (ratio {wanted / dense:.4g}) is below the smallest network "
             f"this generator can become: {floor:,} {unit} (ratio {floor / dense:.4f}) with every "
             f"prunable group at {min_channels} channels and the RGB layers intact. Raise the "
             f"target or lower the minimum channel count (prune.min_channels).")
