@@ -54,7 +54,7 @@ def test_console_script_runs_as_a_module():
     assert json.loads(out.stdout)["generator"] == "resnet_6blocks"
 
 
-def test_readme_library_example_runs(tmp_path, monkeypatch):
+def test_readme_library_example_runs(tmp_path, monkeypatch, capsys):
     """The README's Python example is executed as written (it must land inside the window)."""
     from pathlib import Path
 
@@ -66,3 +66,4 @@ def test_readme_library_example_runs(tmp_path, monkeypatch):
     status = namespace["controller"].status()
     assert status.landed and 0.98 * 0.25 <= status.ratio <= 0.25
     assert (tmp_path / "G_compact.safetensors").is_file()
+    assert "step 20: " in capsys.readouterr().out  # it says how far it is while it runs

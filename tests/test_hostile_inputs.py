@@ -197,6 +197,23 @@ def test_an_edited_report_is_one_line_and_left_as_it_was(run_dir, tmp_path, caps
     assert (copy / "report.json").read_text() == '{"exported": {}}'
 
 
+@pytest.mark.parametrize("config", ['{"data": ', '{"data": {"crop_size": "big"}}', '{"nonsense": 1}'])
+def test_an_edited_config_is_one_line(run_dir, tmp_path, capsys, config):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for p in run_dir.iterdir():
+        if p.is_file():
+            (copy / p.name).write_bytes(p.read_bytes())
+    (copy / "config.json").write_text(config)
+    _fails(capsys, ["eval", str(copy), "--no-fid"], "config.json")
+
+
+def test_an_out_folder_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "runs").write_text("not a folder")
+    _fails(capsys, ["compress", "--out", str(tmp_path / "runs")], "runs", "a file stands where a folder")
+    assert (tmp_path / "runs").read_text() == "not a folder"
+
+
 def test_resume_of_a_missing_or_foreign_folder(tmp_path, capsys):
     _fails(capsys, ["compress", "--resume", str(tmp_path / "nowhere")], "no run folder at")
     (tmp_path / "foreign").mkdir()

@@ -58,26 +58,32 @@ def test_int8_needs_calibration_images(tmp_path):
         export_onnx(_compact("resnet_9blocks", 32, ngf=4), tmp_path / "g.onnx", (32, 32), "int4")
 
 
-def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys):
+def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys, caplog):
     import json
+    import logging
 
     from coronet.cli.main import main
-    from coronet.eval.report import write_run_outputs
-    from coronet.gan.trainer import Trainer
-    from test_training import tiny
+    from test_eval_bench import _finished_run
 
-    run_dir = tmp_path / "run"
-    cfg = tiny(tmp_path, search_steps=6, finetune_steps=2, decay_steps=1)
-    run_dir.mkdir()
-    (run_dir / "config.json").write_text(cfg.to_json())
-    trainer = Trainer(cfg, run_dir)
-    write_run_outputs(trainer.run(), run_dir, trainer.test_set)
-    assert main(["export", str(run_dir), "--dtype", "fp32", "int8", "--calibration-images", "8"]) == 0
+    run_dir = _finished_run(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        assert main(["export", str(run_dir), "--dtype", "fp32", "int8", "--calibration-images", "8"]) == 0
+    assert not caplog.records, [r.getMessage() for r in caplog.records][:3]  # quantizer chatter
     out = capsys.readouterr().out
     assert "G_A fp32" in out and "G_A int8" in out and "PSNR vs PyTorch" in out
+    assert main(["export", str(run_dir), "--dtype", "fp16"]) == 0  # a later data type is added
     report = json.loads((run_dir / "report.json").read_text())
+    assert set(report["onnx"]["G_A"]) == {"fp32", "int8", "fp16"}
     assert report["onnx"]["G_A"]["fp32"]["psnr_db"] >= 40
     assert np.isfinite(report["onnx"]["G_A"]["int8"]["psnr_db"])
     assert (run_dir / "onnx" / "G_A.int8.onnx").is_file()
+    assert "onnx/G_A.fp16.onnx" in (run_dir / "report.md").read_text()
+    assert not [p for p in (run_dir / "onnx").iterdir() if p.suffix != ".onnx"]  # no temporaries
+    capsys.readouterr()
     assert main(["export", str(tmp_path)]) == 2  # not a run folder: one clear line
     assert "report.json" in capsys.readouterr().err
+    # a model without ONNX files beside one with them: said, not silently dropped
+    plain = _finished_run(tmp_path, "plain", compress=False)
+    assert main(["bench", str(run_dir), "--vs", str(plain), "--runs", "1", "--warmup", "0"]) == 0
+    err = capsys.readouterr().err
+    assert f"{plain} has no fp32 ONNX file" in err and f"coronet export {plain} --dtype fp32" in err

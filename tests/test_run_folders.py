@@ -167,3 +167,34 @@ def test_the_cyclegan_grid_shows_the_cycle(tmp_path):
         back = g_b(g_a(x))
     h = x.shape[-1]
     assert (grid[:h, 2 * h:] == to_uint8(back[0])).all()
+
+
+def test_kill_during_export_or_eval_leaves_a_whole_report(tmp_path):
+    """SIGKILL at moments spread over the commands' run: the report is always the old one or the
+    new one, whole; the next command clears what the killed one left."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    run_dir = _finished(tmp_path)
+    before = _sections(run_dir)
+    commands = [["export", str(run_dir), "--dtype", "fp32", "int8", "--calibration-images", "4"],
+                ["eval", str(run_dir), "--no-fid"]]
+    for delay in (0.5, 2.0, 3.5, 5.0, 7.0):
+        for command in commands:
+            proc = subprocess.Popen([sys.executable, "-m", "coronet.cli.main", *command],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            after = _sections(run_dir)  # parses: never half a file
+            assert {k: v for k, v in after.items() if k in before} == before
+    assert main(["eval", str(run_dir), "--no-fid"]) == 0
+    assert not [p for p in run_dir.rglob("*") if TEMPORARY.match(p.name)]
+
+
+def test_resume_may_skip_images_that_broke_after_the_start(tmp_path):
+    run_dir = _finished(tmp_path)
+    assert main(["compress", "--resume", str(run_dir), "--set", "data.skip_bad_images=true"]) == 0
+    assert json.loads((run_dir / REPORT).read_text())["config"]["data"]["skip_bad_images"] is True

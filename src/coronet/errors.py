@@ -38,6 +38,8 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (f"cannot write {where} ({exc.strerror}); choose a folder you can write to, or change "
                 f"its permissions")
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        return f"{where} is in the way: a file stands where a folder must go; move it or choose another path"
     if exc.errno == errno.ENOENT:
         return f"{where} does not exist"
     if exc.errno == errno.ELOOP:

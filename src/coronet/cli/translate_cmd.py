@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import warnings
+import sys
 from pathlib import Path
 
 import torch
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             except DataError as exc:
                 if not args.skip_bad_images:
                     raise DataError(f"{exc}, or pass --skip-bad-images") from None
-                warnings.warn(f"skipping: {exc}", stacklevel=1)
+                tqdm.write(f"coronet translate: skipping: {exc}", file=sys.stderr)
                 skipped.append(file)
                 continue
             x = T.apply(image, cfg, T.Draw(0, 0, False)).unsqueeze(0).to(args.device)

@@ -21,6 +21,7 @@ from torch import nn
 
 from coronet.deploy.latency import onnx_session
 from coronet.errors import ConfigError
+from coronet.files import atomic_write
 
 DTYPES = ("fp32", "fp16", "int8")
 
@@ -75,13 +76,18 @@ def _to_int8(src: Path, dst: Path, calibration: np.ndarray) -> None:
 
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared = dst.with_name(dst.stem + ".prep-tmp.onnx")
+    prepared = dst.with_name(dst.name + ".prepared.tmp")
+    root = logging.getLogger()
+    level = root.level
+    # the quantizer logs a warning per bias for per-channel axis 1 (ConvTranspose); biases stay float
+    root.setLevel(logging.ERROR)
     try:
         quant_pre_process(str(src), str(prepared))  # shape inference + graph clean-up, as advised
         quantize_static(str(prepared), str(dst), Reader(), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8,
                         weight_type=QuantType.QInt8)
     finally:
+        root.setLevel(level)
         prepared.unlink(missing_ok=True)
 
 
@@ -97,18 +103,24 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = generator.eval().cpu()
-    fp32 = path if dtype == "fp32" else path.with_name(path.stem + ".fp32-tmp.onnx")
-    _export_fp32(generator, fp32, input_size)
-    try:
-        if dtype == "fp16":
-            _to_fp16(fp32, path)
-        elif dtype == "int8":
-            if calibration is None or len(calibration) == 0:
-                raise ConfigError("INT8 export needs calibration images (real training images)")
-            _to_int8(fp32, path, calibration.astype(np.float32))
-    finally:
-        if fp32 != path:
+    if dtype == "int8" and (calibration is None or len(calibration) == 0):
+        raise ConfigError("INT8 export needs calibration images (real training images)")
+
+    def write(tmp: Path) -> None:  # into a temporary beside `path`, moved into place when complete
+        if dtype == "fp32":
+            _export_fp32(generator, tmp, input_size)
+            return
+        fp32 = path.with_name(path.name + ".fp32source.tmp")
+        try:
+            _export_fp32(generator, fp32, input_size)
+            if dtype == "fp16":
+                _to_fp16(fp32, tmp)
+            else:
+                _to_int8(fp32, tmp, calibration.astype(np.float32))
+        finally:
             fp32.unlink(missing_ok=True)
+
+    atomic_write(path, write)
     if check_images is None:
         check_images = np.random.default_rng(0).uniform(-1, 1, (2, 3, *input_size)).astype(np.float32)
     with torch.no_grad():

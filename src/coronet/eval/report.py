@@ -1,7 +1,7 @@
 """What a finished run leaves behind: exported generators, report.json, plots and report.md.
 
 `report.json` is the contract other tools and the benchmarks read (keys documented in
-docs/usage.md); `report.md` (eval/report_md.py) is the same for a person, with the sample grid and two
+docs/usage.md); `report.md` (coronet.runs.markdown) is the same for a person, with the sample grid and two
 plots: the cost ratio during the search and the final width of every layer against its dense width.
 """
 

@@ -25,8 +25,6 @@ CHECKPOINT = "checkpoint-latest.pt"
 LOG = "log.jsonl"
 LOCK = ".coronet.lock"
 TEMPORARY = re.compile(r".+\.[A-Za-z0-9_]{6,}\.tmp$")  # atomic_write's names: NAME.XXXXXXXX.tmp
-# report.json sections each written by one command; a rerun of training recomputes the others
-COMMAND_SECTIONS = ("evaluation", "onnx", "latency")
 
 
 class RunBusyError(CoronetError):
@@ -99,9 +97,15 @@ class RunDir:
         return path
 
     def read_config(self):
+        """The run's resolved configuration (config.json)."""
         from coronet.config import from_dict
 
-        return from_dict(self.read_json(CONFIG))
+        data = self.read_json(CONFIG)
+        try:
+            return from_dict(data)
+        except CoronetError as exc:
+            raise CheckpointError(f"{self.file(CONFIG)} does not hold a valid configuration ({exc}); "
+                                  "restore the file the run wrote") from None
 
     def read_report(self) -> dict[str, Any]:
         return self.read_json(REPORT)
@@ -116,7 +120,7 @@ class RunDir:
         return report
 
     def render_report(self, report: dict[str, Any] | None = None) -> None:
-        from coronet.eval.report_md import markdown
+        from coronet.runs.markdown import markdown
 
         write_text_atomically(self.file(REPORT_MD), markdown(report or self.read_report()))
 
