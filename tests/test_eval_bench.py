@@ -172,5 +172,5 @@ def test_bench_command_compares_two_runs_interleaved(runs, capsys):
     assert result["macs_ratio"] > 1.5  # the compressed run really is smaller
     report = json.loads((run_dir / "report.json").read_text())
     assert report["latency"]["G_A"]["latency_ms"] == result["latency_ms"]
-    assert main(["bench", str(dense_dir), "--backends", "int8"]) == 2
+    assert main(["bench", str(dense_dir), "--backends", "onnxruntime-int8"]) == 2
     assert "coronet export" in capsys.readouterr().err

@@ -86,4 +86,5 @@ def test_export_command_writes_checked_onnx_files_into_the_run(tmp_path, capsys,
     plain = _finished_run(tmp_path, "plain", compress=False)
     assert main(["bench", str(run_dir), "--vs", str(plain), "--runs", "1", "--warmup", "0"]) == 0
     err = capsys.readouterr().err
-    assert f"{plain} has no fp32 ONNX file" in err and f"coronet export {plain} --dtype fp32" in err
+    assert f"{plain} has no fp32 onnx file" in err
+    assert f"coronet export {plain} --format onnx --dtype fp32" in err

@@ -1,6 +1,7 @@
-"""`coronet bench`: CPU latency of a run's exported generator, PyTorch eager and onnxruntime in
-every exported data type; with `--vs`, two models interleaved in one run and their ratio set
-next to their MACs ratio, so "is the compressed model faster here?" has one honest answer."""
+"""`coronet bench`: CPU latency of a run's exported generator in PyTorch eager and in the runtime of
+every file `coronet export` wrote (onnxruntime, ExecuTorch); with `--vs`, two models interleaved in
+one run and their ratio set next to their MACs ratio, so "is the compressed model faster here?" has
+one honest answer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from coronet.deploy import DTYPES, measure_interleaved, onnx_runner, torch_runner
+from coronet.deploy import DTYPES, measure_interleaved, torch_runner
+from coronet.deploy.formats import BACKENDS, FORMATS
 from coronet.errors import CheckpointError, ConfigError
 from coronet.eval import COUNTER, count_macs, count_params
 from coronet.models import check_size, load_generator, read_generator_meta
@@ -23,11 +25,12 @@ from coronet.runs import RunDir, exported_generators
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="CPU latency of exported generators (PyTorch and onnxruntime)",
+    p = sub.add_parser("bench", help="CPU latency of exported generators in every runtime",
                        description="Median CPU latency at batch 1 after warm-up of a run's generator "
-                                   "in PyTorch eager and in onnxruntime for each ONNX file `coronet "
-                                   "export` wrote. --vs OTHER interleaves a second run (or generator "
-                                   "file) and reports the speed-up beside the MACs ratio.")
+                                   "in PyTorch eager and, for each file `coronet export` wrote, in its "
+                                   "runtime (onnxruntime, ExecuTorch). --vs OTHER interleaves a second "
+                                   "run (or generator file) and reports the speed-up beside the MACs "
+                                   "ratio.")
     p.add_argument("run", type=Path, help="a run folder, or one exported generator (.json)")
     p.add_argument("--vs", type=Path, help="a second run folder or generator to compare with")
     p.add_argument("--generator", default="G_A", choices=("G_A", "G_B"))
@@ -36,39 +39,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="intra-op threads for both runtimes (default: %(default)s)")
     p.add_argument("--runs", type=int, default=50)
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--backends", nargs="+", choices=("torch", *DTYPES),
-                   help="default: torch and every exported ONNX data type")
+    p.add_argument("--backends", nargs="+", choices=BACKENDS,
+                   help="default: torch and every exported file (onnxruntime-*, executorch-*)")
     p.add_argument("--json", action="store_true")
 
 
 def _model(path: Path, generator: str) -> tuple[Path, RunDir | None, Path]:
-    """(generator .json, the run folder or None, onnx folder) of a run folder or a generator file."""
+    """(generator .json, the run folder or None, the folder holding onnx/ and pte/) of a run folder
+    or a generator file."""
     if path.is_dir():
         run_dir = RunDir.finished(path, "bench")
         files = exported_generators(run_dir)
         if generator not in files:
             raise CheckpointError(f"{path} has no exported {generator} (it has {', '.join(files)}); "
                                   f"pick one with --generator")
-        return files[generator], run_dir, run_dir.file("onnx")
+        return files[generator], run_dir, run_dir.path
     meta = path.with_suffix(".json")
     read_generator_meta(meta)
-    return meta, None, path.parent / "onnx"
+    return meta, None, path.parent
 
 
 def _runners(label: str, path: Path, args: argparse.Namespace, size: int) -> tuple[dict, dict]:
-    meta, _, onnx_dir = _model(path, args.generator)
+    meta, _, folder = _model(path, args.generator)
     g = load_generator(meta)
     info = {"path": str(path), "macs": count_macs(g, (size, size)), "params": count_params(g)}
     runners = {}
-    wanted = args.backends or ("torch", *DTYPES)
+    wanted = args.backends or BACKENDS
     if "torch" in wanted:
         runners[f"{label}|torch"] = torch_runner(g, (size, size), args.threads)
-    for dtype in DTYPES:
-        onnx = onnx_dir / f"{meta.stem}.{dtype}.onnx"
-        if dtype in wanted and onnx.is_file():
-            runners[f"{label}|onnxruntime-{dtype}"] = onnx_runner(onnx, (size, size), args.threads)
-        elif args.backends and dtype in args.backends:
-            raise ConfigError(f"{onnx} not found; run `coronet export {path} --dtype {dtype}` first")
+    for fmt in FORMATS.values():
+        for dtype in DTYPES:
+            backend, artefact = fmt.backend(dtype), fmt.path(folder, meta.stem, dtype)
+            if backend in wanted and artefact.is_file():
+                runners[f"{label}|{backend}"] = fmt.runner(artefact, (size, size), args.threads)
+            elif args.backends and backend in args.backends:
+                raise ConfigError(f"{artefact} not found; run `coronet export {path} --format {fmt.name} "
+                                  f"--dtype {dtype}` first")
     return info, runners
 
 
@@ -94,9 +100,11 @@ def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
             for label, other in (("run", "vs"), ("vs", "run")):
                 if f"{label}|{backend}" in runners and f"{other}|{backend}" not in runners:
                     path = args.run if other == "run" else args.vs
-                    print(f"note: {path} has no {backend.removeprefix('onnxruntime-')} ONNX file, so "
-                          f"{backend} is timed for one model only; run `coronet export {path} --dtype "
-                          f"{backend.removeprefix('onnxruntime-')}` to compare both", file=sys.stderr)
+                    runtime, dtype = backend.rsplit("-", 1)
+                    fmt = next(f for f in FORMATS.values() if f.runtime == runtime)
+                    print(f"note: {path} has no {dtype} {fmt.name} file, so {backend} is timed for one "
+                          f"model only; run `coronet export {path} --format {fmt.name} --dtype {dtype}` "
+                          f"to compare both", file=sys.stderr)
     with tqdm(total=args.runs, desc="bench", unit="round", mininterval=2.0, leave=False) as bar:
         timed = measure_interleaved(runners, args.runs, args.warmup, progress=lambda _: bar.update(1))
     result: dict[str, Any] = {
@@ -113,10 +121,24 @@ def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
                 result["speedup"][backend] = timed[other]["median_ms"] / timed[key]["median_ms"]
         result["macs_ratio"] = models["vs"]["macs"] / models["run"]["macs"]
     if run_dir is not None:
+        result["psnr_db"] = _export_psnr(run_dir.read_report(), args.generator, timed)
         latency = run_dir.read_report().get("latency", {})
         run_dir.update_report({"latency": {**latency, args.generator: result}})
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
+
+
+def _export_psnr(report: dict[str, Any], generator: str, timed: dict[str, Any]) -> dict[str, float]:
+    """Per timed backend of this run: its file's output PSNR against PyTorch FP32, as exported."""
+    psnr = {}
+    for key in timed:
+        label, backend = key.split("|")
+        for fmt in FORMATS.values():
+            for dtype in DTYPES:
+                check = report.get(fmt.name, {}).get(generator, {}).get(dtype)
+                if label == "run" and backend == fmt.backend(dtype) and check:
+                    psnr[backend] = check["psnr_db"]
+    return psnr
 
 
 def _table(result: dict[str, Any]) -> str:
@@ -128,8 +150,10 @@ def _table(result: dict[str, Any]) -> str:
                      f"{model['params'] / 1e6:.3f} M params")
     for key, t in result["latency_ms"].items():
         label, backend = key.split("|")
+        psnr = result.get("psnr_db", {}).get(backend) if label == "run" else None
         lines.append(f"  {label:>3} {backend:<20} {t['median_ms']:9.2f} ms  "
-                     f"(p10 {t['p10_ms']:.2f}, p90 {t['p90_ms']:.2f})")
+                     f"(p10 {t['p10_ms']:.2f}, p90 {t['p90_ms']:.2f})"
+                     + (f"  output {psnr:.1f} dB vs PyTorch FP32" if psnr is not None else ""))
     for backend, s in result.get("speedup", {}).items():
         lines.append(f"  latency vs / run, {backend}: {s:.2f}x  (MACs vs / run: {result['macs_ratio']:.2f}x)")
     return "\n".join(lines)

@@ -9,7 +9,9 @@ import numpy as np
 
 from coronet.data import TransformConfig, list_images, load_rgb
 from coronet.data import transforms as T
-from coronet.deploy import DTYPES, export_onnx
+from coronet.deploy import DTYPES
+from coronet.deploy.executorch_export import require_executorch
+from coronet.deploy.formats import FORMATS
 from coronet.errors import ConfigError
 from coronet.gan import setup
 from coronet.models import load_generator, read_generator_meta
@@ -17,12 +19,14 @@ from coronet.runs import RunDir, exported_generators
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a run's generator(s) to ONNX (FP32/FP16/INT8)",
-                       description="Write RUN/onnx/NAME.DTYPE.onnx for every exported generator of "
-                                   "a run (or for one generator file), check each against the "
-                                   "PyTorch output (PSNR) and record the checks in report.json.")
+    p = sub.add_parser("export", help="export a run's generator(s) to ONNX or ExecuTorch (FP32/FP16/INT8)",
+                       description="Write RUN/FORMAT/NAME.DTYPE.FORMAT for every exported generator "
+                                   "of a run (or for one generator file): ONNX for onnxruntime, or an "
+                                   "ExecuTorch program (.pte, XNNPACK) for phones; check each against "
+                                   "the PyTorch output (PSNR) and record the checks in report.json.")
     p.add_argument("run", type=Path, help="a run folder, or one exported generator (.json)")
-    p.add_argument("--format", default="onnx", choices=("onnx",))
+    p.add_argument("--format", default="onnx", choices=tuple(FORMATS),
+                   help="onnx (onnxruntime) or pte (ExecuTorch; pip install \"coronet[executorch]\")")
     p.add_argument("--dtype", nargs="+", default=["fp32"], choices=DTYPES)
     p.add_argument("--calibration-images", type=int, default=32,
                    help="real training images used to calibrate INT8")
@@ -53,21 +57,24 @@ def run(args: argparse.Namespace) -> int:
         run_dir = RunDir.finished(args.run, "export")
         with run_dir.writing("export"):
             targets = exported_generators(run_dir)
-            results = _export(args, targets, run_dir.file("onnx"), run_dir)
-            onnx = run_dir.read_report().get("onnx", {})  # earlier data types stay
+            results = _export(args, targets, run_dir.path, run_dir)
+            section = run_dir.read_report().get(args.format, {})  # earlier data types stay
             for name, by_dtype in results.items():
-                onnx[name] = {**onnx.get(name, {}), **by_dtype}
-            run_dir.update_report({"onnx": onnx})
+                section[name] = {**section.get(name, {}), **by_dtype}
+            run_dir.update_report({args.format: section})
         return 0
     if args.images is None:
         raise ConfigError("a bare generator file needs --images DIR (real images) to calibrate "
                           "and check the export")
-    _export(args, {args.run.stem: args.run.with_suffix(".json")}, args.run.parent / "onnx", None)
+    _export(args, {args.run.stem: args.run.with_suffix(".json")}, args.run.parent, None)
     return 0
 
 
-def _export(args: argparse.Namespace, targets: dict[str, Path], out_dir: Path,
+def _export(args: argparse.Namespace, targets: dict[str, Path], folder: Path,
             run_dir: RunDir | None) -> dict[str, dict]:
+    fmt = FORMATS[args.format]
+    if fmt.name == "pte":
+        require_executorch()
     results: dict[str, dict] = {}
     for name, meta_path in targets.items():
         size = read_generator_meta(meta_path).get("input_size") or 256
@@ -78,10 +85,10 @@ def _export(args: argparse.Namespace, targets: dict[str, Path], out_dir: Path,
         else:
             calib, checks = _run_images(run_dir, name, args.calibration_images)
         for dtype in args.dtype:
-            check = export_onnx(generator, out_dir / f"{name}.{dtype}.onnx", (size, size), dtype,
-                                calibration=calib.astype(np.float32), check_images=checks.astype(np.float32))
+            check = fmt.export(generator, fmt.path(folder, name, dtype), (size, size), dtype,
+                               calibration=calib.astype(np.float32), check_images=checks.astype(np.float32))
             results.setdefault(name, {})[dtype] = {
-                "path": str(Path(check.path).relative_to(out_dir.parent)), "psnr_db": check.psnr_db,
+                "path": str(Path(check.path).relative_to(folder)), "psnr_db": check.psnr_db,
                 "max_abs_diff": check.max_abs_diff, "check_images": check.images,
                 "size_bytes": Path(check.path).stat().st_size}
             print(f"{name} {dtype}: {check.path}  PSNR vs PyTorch {check.psnr_db:.2f} dB "

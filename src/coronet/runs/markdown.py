@@ -13,7 +13,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# coronet run: {report.get('model')} on {report.get('dataset')}", ""]
     lines += _training(report)
     lines += _evaluation(report.get("evaluation"))
-    lines += _onnx(report.get("onnx"))
+    lines += _exports(report.get("onnx"), "ONNX, onnxruntime")
+    lines += _exports(report.get("pte"), "ExecuTorch programs, XNNPACK")
     lines += _latency(report.get("latency"))
     return "\n".join(lines)
 
@@ -84,12 +85,12 @@ def _evaluation(evaluation: dict[str, Any] | None) -> list[str]:
     return lines + [""]
 
 
-def _onnx(onnx: dict[str, Any] | None) -> list[str]:
-    if not onnx:
+def _exports(section: dict[str, Any] | None, what: str) -> list[str]:
+    if not section:
         return []
-    lines = ["## Exported for deployment (`coronet export`)", "",
+    lines = [f"## Exported for deployment: {what} (`coronet export`)", "",
              "| generator | file | PSNR vs PyTorch dB | max abs diff | size MB |", "|---|---|---|---|---|"]
-    for name, by_dtype in onnx.items():
+    for name, by_dtype in section.items():
         for entry in by_dtype.values():
             lines.append(f"| {name} | {entry['path']} | {entry['psnr_db']:.2f} | "
                          f"{entry['max_abs_diff']:.2e} | {entry['size_bytes'] / 1e6:.2f} |")
@@ -103,11 +104,13 @@ def _latency(latency: dict[str, Any] | None) -> list[str]:
     for name, result in latency.items():
         lines += [f"{name}: {result['device']}, {result['threads']} threads, batch 1, "
                   f"{result['size'][0]}x{result['size'][1]}, median of {result['runs']} runs.", "",
-                  "| model | runtime | median ms | p10 ms | p90 ms |", "|---|---|---|---|---|"]
+                  "| model | runtime | median ms | p10 ms | p90 ms | output PSNR vs PyTorch FP32 |",
+                  "|---|---|---|---|---|---|"]
         for key, t in result["latency_ms"].items():
             label, backend = key.split("|")
+            psnr = result.get("psnr_db", {}).get(backend) if label == "run" else None
             lines.append(f"| {label} | {backend} | {t['median_ms']:.2f} | {t['p10_ms']:.2f} | "
-                         f"{t['p90_ms']:.2f} |")
+                         f"{t['p90_ms']:.2f} | {f'{psnr:.1f} dB' if psnr is not None else '-'} |")
         for backend, s in result.get("speedup", {}).items():
             lines.append(f"\nSpeed-up of this run over --vs in {backend}: {s:.2f}x "
                          f"(MACs ratio {result['macs_ratio']:.2f}x).")

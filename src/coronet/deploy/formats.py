@@ -1,0 +1,59 @@
+"""The deployment formats a run can be exported to, each with the runtime that runs it.
+
+A run keeps its artefacts at `RUN/FORMAT/NAME.DTYPE.FORMAT` (e.g. `onnx/G_A.int8.onnx`,
+`pte/G_A.fp32.pte`), and `report.json` records each export's check under the format's name;
+`coronet bench` times every artefact it finds in the runtime it was made for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from coronet.deploy.onnx_export import DTYPES, ExportCheck
+
+
+@dataclass(frozen=True)
+class DeployFormat:
+    name: str  # the file suffix, the run's subfolder and its report.json section
+    runtime: str  # what runs the file, as latency tables name it
+    export: Callable[..., ExportCheck]  # (generator, path, size, dtype, calibration=, check_images=)
+    runner: Callable[[Path, tuple[int, int], int], Callable[[], None]]  # (path, size, threads)
+
+    def path(self, folder: Path, generator: str, dtype: str) -> Path:
+        return folder / self.name / f"{generator}.{dtype}.{self.name}"
+
+    def backend(self, dtype: str) -> str:
+        return f"{self.runtime}-{dtype}"
+
+
+def _onnx_runner(path: Path, size: tuple[int, int], threads: int) -> Callable[[], None]:
+    from coronet.deploy.latency import onnx_runner
+
+    return onnx_runner(path, size, threads)
+
+
+def _export_onnx(*args, **kwargs) -> ExportCheck:
+    from coronet.deploy.onnx_export import export_onnx
+
+    return export_onnx(*args, **kwargs)
+
+
+def _export_pte(*args, **kwargs) -> ExportCheck:
+    from coronet.deploy.executorch_export import export_pte
+
+    return export_pte(*args, **kwargs)
+
+
+def _pte_runner(path: Path, size: tuple[int, int], threads: int) -> Callable[[], None]:
+    from coronet.deploy.executorch_export import pte_latency_runner
+
+    return pte_latency_runner(path, size, threads)
+
+
+FORMATS = {f.name: f for f in (
+    DeployFormat("onnx", "onnxruntime", _export_onnx, _onnx_runner),
+    DeployFormat("pte", "executorch", _export_pte, _pte_runner),
+)}
+BACKENDS = ("torch", *(f.backend(d) for f in FORMATS.values() for d in DTYPES))
