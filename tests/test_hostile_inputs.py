@@ -297,3 +297,14 @@ def test_gan_compression_resnets_with_a_dropout_slot_load(tmp_path, capsys):
     plain.eval()
     assert torch.equal(plain(x), with_slot(x))
     assert "dropout" in capsys.readouterr().err
+
+
+def test_translate_keeps_each_images_size_rounded_to_what_the_network_takes(run_dir, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    Image.new("RGB", (52, 40), "white").save(inputs / "fits.png")
+    Image.new("RGB", (50, 37), "white").save(inputs / "odd.png")
+    assert main(["translate", str(run_dir), str(inputs), str(tmp_path / "out"), "--keep-size"]) == 0
+    assert Image.open(tmp_path / "out" / "fits.png").size == (52, 40)
+    assert Image.open(tmp_path / "out" / "odd.png").size == (48, 36)  # nearest multiples of 4
+    assert "1 resized to the nearest sides resnet_9blocks takes" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from coronet.data import TransformConfig, list_images, load_rgb, to_uint8
 from coronet.data import transforms as T
 from coronet.errors import CheckpointError, ConfigError, DataError
 from coronet.files import atomic_write
-from coronet.models import check_size, load_generator, read_generator_meta
+from coronet.models import check_size, load_generator, read_generator_meta, size_rule
 from coronet.runs import RunDir, exported_generators
 
 
@@ -30,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output_dir", type=Path)
     p.add_argument("--generator", default="G_A", choices=("G_A", "G_B"),
                    help="in a run folder: G_A (A to B) or, for CycleGAN, G_B (B to A)")
-    p.add_argument("--size", type=int, help="resize inputs to SIZE x SIZE (default: the training size)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", type=int, help="resize inputs to SIZE x SIZE (default: the training size)")
+    size.add_argument("--keep-size", action="store_true",
+                      help="translate each image at its own size, each side rounded to one the network "
+                           "takes (the reference's preprocess 'none')")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip unreadable images with a warning instead of stopping")
     p.add_argument("--device", default="cpu")
@@ -74,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
                           "inputs. Give another folder")
     files = list_images(args.input_dir, "input image", "INPUT_DIR")
     targets = output_paths(files, args.input_dir, args.output_dir)
-    cfg = TransformConfig(size, size, "resize", False)
-    written, skipped = 0, []
+    rule = size_rule(meta["name"])
+    written, skipped, rounded = 0, [], 0
     with torch.no_grad():
         for file in tqdm(files, desc="translate", unit="image", mininterval=2.0):
             try:
@@ -86,10 +90,23 @@ def run(args: argparse.Namespace) -> int:
                 tqdm.write(f"coronet translate: skipping: {exc}", file=sys.stderr)
                 skipped.append(file)
                 continue
-            x = T.apply(image, cfg, T.Draw(0, 0, False)).unsqueeze(0).to(args.device)
+            w, h = image.size
+            if args.keep_size:
+                w, h = rule.rounded(w), rule.rounded(h)
+                rounded += (w, h) != image.size
+            else:
+                w = h = size
+            x = T.apply(image.resize((w, h), Image.BICUBIC) if (w, h) != image.size else image,
+                        TransformConfig(max(w, h), max(w, h), "none", False),
+                        T.Draw(0, 0, False)).unsqueeze(0).to(args.device)
             picture = Image.fromarray(to_uint8(generator(x)[0]))
             atomic_write(targets[file], lambda tmp, picture=picture: picture.save(tmp, format="PNG"))
             written += 1
     note = f" (skipped {len(skipped)} unreadable)" if skipped else ""
-    print(f"wrote {written} images of {size}x{size} to {args.output_dir}{note}")
+    if args.keep_size:
+        print(f"wrote {written} images at their own sizes to {args.output_dir}{note}; {rounded} resized "
+              f"to the nearest sides {meta['name']} takes (multiples of {rule.multiple}, at least "
+              f"{rule.minimum})")
+    else:
+        print(f"wrote {written} images of {size}x{size} to {args.output_dir}{note}")
     return 0

@@ -8,6 +8,7 @@ from coronet.models.base import (
     get_generator,
     list_generators,
     register_generator,
+    size_rule,
 )
 from coronet.models.io import (
     load_generator,
@@ -44,6 +45,7 @@ __all__ = [
     "read_generator_meta",
     "load_reference_state_dict",
     "save_generator",
+    "size_rule",
     "list_generators",
     "register_generator",
 ]

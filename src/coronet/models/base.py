@@ -63,6 +63,10 @@ class SizeRule:
     def fits(self, size: int) -> bool:
         return size >= self.minimum and size % self.multiple == 0
 
+    def rounded(self, size: int) -> int:
+        """The size that fits closest to `size` (the reference's preprocess `none` rounds alike)."""
+        return max(self.minimum, round(size / self.multiple) * self.multiple)
+
     def nearest(self, size: int) -> list[int]:
         below = max(self.minimum, size // self.multiple * self.multiple)
         return sorted({below, max(self.minimum, below + self.multiple if below < size else below)})
@@ -78,9 +82,13 @@ def register_generator(name: str, minimum: int = 1, multiple: int = 1,
     return GENERATORS.register(name)
 
 
+def size_rule(name: str) -> SizeRule:
+    return SIZE_RULES.get(name, SizeRule())
+
+
 def check_size(name: str, size: int, what: str) -> None:
     """One line when `size` (a crop or --size) is not one the generator `name` takes."""
-    rule = SIZE_RULES.get(name, SizeRule())
+    rule = size_rule(name)
     if not rule.fits(size):
         options = " or ".join(str(s) for s in rule.nearest(size))
         raise ConfigError(f"{what} {size} does not fit {name}, which takes sizes of at least "
