@@ -11,8 +11,10 @@ and the widths that meet it, do not depend on the resolution. Latency does not d
 weights, so no fine-tuning is done; the compact generator is measured at 256x256 like the dense one.
 
 All models are exported to ONNX FP32 and INT8 (static, QDQ, calibrated on 16 real training images
-at 256x256) and timed interleaved in one process (onnxruntime, intra-op threads = --threads,
-sequential execution; PyTorch eager for reference), --repeats times; every figure is the median
+at 256x256) and, when ExecuTorch is installed, to ExecuTorch programs FP32 and INT8 (XNNPACK; PT2E,
+per-channel, same calibration images), and timed interleaved in one process (onnxruntime, intra-op
+threads = --threads, sequential execution; ExecuTorch's XNNPACK thread pool at --threads; PyTorch
+eager for reference), --repeats times; every figure is the median
 over the repeats of each repeat's median (speed-ups: of the per-repeat ratios). The criterion of
 the issue: the ONNX FP32 speed-up reaches at least 70% of the MACs reduction (>= 2.8x at 25%).
 Writes benchmarks/results/latency.json.
@@ -32,6 +34,7 @@ from common import environment, write_result
 from coronet.config import RunConfig
 from coronet.data import AlignedDataset, TransformConfig
 from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
+from coronet.deploy.formats import FORMATS
 from coronet.eval import count_macs, count_params
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
@@ -72,6 +75,7 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--repeats", type=int, default=3,
                    help="independent interleaved measurements; figures are medians over them")
+    p.add_argument("--formats", nargs="+", default=["onnx", "pte"], choices=("onnx", "pte"))
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latency.json")
     args = p.parse_args()
@@ -89,12 +93,16 @@ def main() -> None:
         for name, (g, info) in tqdm(models.items(), desc="export"):
             g.eval()
             checks = {}
-            for dtype in ("fp32", "int8"):
-                path = Path(tmp) / f"{name}.{dtype}.onnx"
-                check = export_onnx(g, path, size, dtype, calibration=calibration,
-                                    check_images=calibration[:2])
-                checks[dtype] = {"psnr_db_vs_torch": check.psnr_db, "bytes": path.stat().st_size}
-                runners[f"{name}|onnx_{dtype}"] = onnx_runner(path, size, args.threads)
+            for fmt in args.formats:
+                for dtype in ("fp32", "int8"):
+                    path = Path(tmp) / f"{name}.{dtype}.{fmt}"
+                    export = export_onnx if fmt == "onnx" else FORMATS[fmt].export
+                    check = export(g, path, size, dtype, calibration=calibration,
+                                   check_images=calibration[:2])
+                    key = dtype if fmt == "onnx" else f"{fmt}_{dtype}"
+                    checks[key] = {"psnr_db_vs_torch": check.psnr_db, "bytes": path.stat().st_size}
+                    runners[f"{name}|{fmt}_{dtype}"] = (onnx_runner(path, size, args.threads) if fmt == "onnx"
+                                                        else FORMATS[fmt].runner(path, size, args.threads))
             runners[f"{name}|torch"] = torch_runner(g, size, args.threads)
             rows[name] = {**info, "macs": count_macs(g, size), "params": count_params(g), "export": checks}
         repeats = []  # each repeat: every runner interleaved, `runs` rounds; its medians
@@ -106,7 +114,7 @@ def main() -> None:
     def median_of(values) -> float:
         return float(np.median(list(values)))
 
-    backends = ("torch", "onnx_fp32", "onnx_int8")
+    backends = ("torch", *(f"{fmt}_{dtype}" for fmt in args.formats for dtype in ("fp32", "int8")))
     dense = rows["dense"]
     for name, row in rows.items():
         speedups = {b: [t[f"dense|{b}"]["median_ms"] / t[f"{name}|{b}"]["median_ms"] for t in repeats]
@@ -121,6 +129,9 @@ def main() -> None:
                                                        / row["macs_reduction"])
         row["int8_speedup_over_fp32"] = median_of(
             t[f"{name}|onnx_fp32"]["median_ms"] / t[f"{name}|onnx_int8"]["median_ms"] for t in repeats)
+        if "pte" in args.formats:
+            row["pte_int8_speedup_over_fp32"] = median_of(
+                t[f"{name}|pte_fp32"]["median_ms"] / t[f"{name}|pte_int8"]["median_ms"] for t in repeats)
         if name != "dense":
             row["meets_70pct_criterion"] = row["fp32_speedup_share_of_macs_reduction"] >= 0.7
         print(f"{name:14s} MACs {row['macs'] / 1e9:6.2f} G ({row['achieved_ratio']:.4f})  "
@@ -129,17 +140,30 @@ def main() -> None:
               f"repeats {', '.join(f'{v:.2f}' for v in speedups['onnx_fp32'])})  "
               f"INT8 {row['latency_ms']['onnx_int8']['median_ms']:7.1f} ms "
               f"(x{row['int8_speedup_over_fp32']:.2f} over FP32)  "
-              f"torch {row['latency_ms']['torch']['median_ms']:7.1f} ms", flush=True)
+              f"torch {row['latency_ms']['torch']['median_ms']:7.1f} ms"
+              + (f"  ExecuTorch FP32 {row['latency_ms']['pte_fp32']['median_ms']:7.1f} ms, INT8 "
+                 f"{row['latency_ms']['pte_int8']['median_ms']:7.1f} ms "
+                 f"(x{row['pte_int8_speedup_over_fp32']:.2f}, "
+                 f"{row['export']['pte_int8']['psnr_db_vs_torch']:.1f} dB)" if "pte" in args.formats else ""),
+              flush=True)
     import onnxruntime
 
     env = {**environment(), "threads": args.threads, "onnxruntime": onnxruntime.__version__}
+    if "pte" in args.formats:
+        from importlib.metadata import version
+
+        env["executorch"] = version("executorch")
     write_result(args.out, {
         "environment": env,
         "setup": {"generator": f"{NETG} ngf{NGF}", "size": list(size), "batch": 1, "runs": args.runs,
                   "repeats": args.repeats, "warmup": args.warmup, "interleaved": True,
                   "threads": args.threads,
                   "onnxruntime": "CPUExecutionProvider, sequential, intra_op_num_threads=threads",
-                  "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images"},
+                  "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images",
+                  "executorch": "XNNPACK delegate after coronet.deploy.rewrite; INT8: PT2E, XNNPACKQuantizer "
+                                "symmetric per-channel, the same 16 calibration images",
+                  "weights": "untrained: PyTorch's initialisation at the dense and the searched widths "
+                             "(latency does not depend on the weights; the INT8 PSNR does)"},
         "models": rows,
     })
 

@@ -53,7 +53,7 @@ SOURCES = {
         "baselines.py as above, with channels ranked by the root of the importance",
         "d3e7b9e",
     ),
-    "latency.json": ("python benchmarks/latency.py", "b01c5b0"),
+    "latency.json": ("python benchmarks/latency.py", "2f93ef2"),
     "train_step_[D].json": (
         "python benchmarks/train_step.py --size 128 --threads 2 (D = 128; 256: --reps 7 --warmup 2 "
         "--no-memory; h200: --device cuda --reps 20)",
@@ -184,40 +184,46 @@ def n_seeds(difference: dict) -> str:
 # ----------------------------------------------------------------------------- tables
 def latency() -> list[str]:
     d = load("latency.json")
+    pte = all("pte_fp32" in m["latency_ms"] for m in d["models"].values())
     rows = []
     for name, m in d["models"].items():
         ms = {k: v["median_ms"] for k, v in m["latency_ms"].items()}
         speed = m["speedup_vs_dense"]
-        rows.append(
-            [
-                name.replace("coronet@", "coronet ").replace("0.25", "25%").replace("0.1", "10%"),
-                f"{m['macs'] / 1e9:.2f} G",
-                f"{m['params'] / 1e6:.2f} M",
-                f"{m['macs_reduction']:.2f}×",
-                f"{ms['torch']:.0f} ms ({speed['torch']:.2f}×)",
-                f"{ms['onnx_fp32']:.0f} ms ({speed['onnx_fp32']:.2f}×)",
-                f"{ms['onnx_int8']:.0f} ms ({speed['onnx_int8']:.2f}×)",
-                "{:.0f} / {:.1f}".format(*(m["export"][k]["psnr_db_vs_torch"] for k in ("fp32", "int8"))),
+        psnr = {k: v["psnr_db_vs_torch"] for k, v in m["export"].items()}
+        row = [
+            name.replace("coronet@", "coronet ").replace("0.25", "25%").replace("0.1", "10%"),
+            f"{m['macs'] / 1e9:.2f} G",
+            f"{m['params'] / 1e6:.2f} M",
+            f"{m['macs_reduction']:.2f}×",
+            f"{ms['torch']:.0f} ms ({speed['torch']:.2f}×)",
+            f"{ms['onnx_fp32']:.0f} ms ({speed['onnx_fp32']:.2f}×)",
+            f"{ms['onnx_int8']:.0f} ms ({speed['onnx_int8']:.2f}×; {m['int8_speedup_over_fp32']:.2f}× FP32)",
+        ]
+        if pte:
+            row += [
+                f"{ms['pte_fp32']:.0f} ms ({speed['pte_fp32']:.2f}×)",
+                f"{ms['pte_int8']:.0f} ms ({speed['pte_int8']:.2f}×; "
+                f"{m['pte_int8_speedup_over_fp32']:.2f}× FP32)",
+                f"{psnr['fp32']:.0f} / {psnr['int8']:.1f} / {psnr['pte_fp32']:.0f} / {psnr['pte_int8']:.1f}",
             ]
-        )
+        else:
+            row.append(f"{psnr['fp32']:.0f} / {psnr['int8']:.1f}")
+        rows.append(row)
     env, setup = d["environment"], d["setup"]
-    return table(
-        [
-            "generator",
-            "MACs",
-            "params",
-            "MACs reduction",
-            "PyTorch eager",
-            "ONNX FP32",
-            "ONNX INT8",
-            "PSNR vs PyTorch FP32 / INT8 (dB)",
-        ],
-        rows,
-    ) + [
+    header = ["generator", "MACs", "params", "MACs reduction", "PyTorch eager", "ONNX FP32", "ONNX INT8"]
+    header += (["ExecuTorch FP32", "ExecuTorch INT8",
+                "PSNR vs PyTorch FP32 (dB): ONNX FP32 / INT8, ExecuTorch FP32 / INT8"]
+               if pte else ["PSNR vs PyTorch FP32 / INT8 (dB)"])
+    runtimes = f"onnxruntime {env['onnxruntime']}"
+    if pte:
+        runtimes += f", ExecuTorch {env['executorch']} (XNNPACK)"
+    return table(header, rows) + [
         "",
         f"{env['device']}, {setup['threads']} threads, batch 1, {setup['size'][0]}×{setup['size'][1]}, "
-        f"torch {env['torch']}, onnxruntime {env['onnxruntime']}; median of {setup['runs']} interleaved runs "
-        f"× {setup['repeats']} repeats. Source: {source('latency.json')}.",
+        f"torch {env['torch']}, {runtimes}; median of {setup['runs']} interleaved runs "
+        f"× {setup['repeats']} repeats; in brackets the speed-up over the dense model in the same "
+        f"runtime and, for INT8, over the same model's FP32. Weights: {setup.get('weights', 'untrained')}. "
+        f"Source: {source('latency.json')}.",
     ]
 
 
