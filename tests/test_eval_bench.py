@@ -172,5 +172,8 @@ def test_bench_command_compares_two_runs_interleaved(runs, capsys):
     assert result["macs_ratio"] > 1.5  # the compressed run really is smaller
     report = json.loads((run_dir / "report.json").read_text())
     assert report["latency"]["G_A"]["latency_ms"] == result["latency_ms"]
+    plot = run_dir / "latency_G_A.png"  # latency against MACs, a line per runtime
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![latency against MACs](latency_G_A.png)" in (run_dir / "report.md").read_text()
     assert main(["bench", str(dense_dir), "--backends", "onnxruntime-int8"]) == 2
     assert "coronet export" in capsys.readouterr().err

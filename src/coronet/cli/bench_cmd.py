@@ -122,10 +122,37 @@ def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
         result["macs_ratio"] = models["vs"]["macs"] / models["run"]["macs"]
     if run_dir is not None:
         result["psnr_db"] = _export_psnr(run_dir.read_report(), args.generator, timed)
+        _plot(result, run_dir.file(f"latency_{args.generator}.png"))
         latency = run_dir.read_report().get("latency", {})
         run_dir.update_report({"latency": {**latency, args.generator: result}})
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
+
+
+def _plot(result: dict[str, Any], path: Path) -> None:
+    """Latency against MACs, one line per runtime and data type (two points with --vs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from coronet.files import atomic_write
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    backends = dict.fromkeys(key.split("|")[1] for key in result["latency_ms"])
+    for backend in backends:
+        points = sorted((result["models"][label]["macs"] / 1e9, result["latency_ms"][f"{label}|{backend}"]
+                         ["median_ms"]) for label in result["models"]
+                        if f"{label}|{backend}" in result["latency_ms"])
+        ax.plot(*zip(*points, strict=True), marker="o", label=backend)
+    ax.set_xlabel("GMACs")
+    ax.set_ylabel("median latency (ms)")
+    ax.set_title(f"{result['generator']}, {result['threads']} threads, batch 1, "
+                 f"{result['size'][0]}x{result['size'][1]}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
 
 
 def _export_psnr(report: dict[str, Any], generator: str, timed: dict[str, Any]) -> dict[str, float]:

@@ -114,5 +114,5 @@ def _latency(latency: dict[str, Any] | None) -> list[str]:
         for backend, s in result.get("speedup", {}).items():
             lines.append(f"\nSpeed-up of this run over --vs in {backend}: {s:.2f}x "
                          f"(MACs ratio {result['macs_ratio']:.2f}x).")
-        lines.append("")
+        lines += ["", f"![latency against MACs](latency_{name}.png)", ""]
     return lines
