@@ -33,7 +33,7 @@ from tqdm import tqdm
 from common import environment, write_result
 from coronet.config import RunConfig
 from coronet.data import AlignedDataset, TransformConfig
-from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_runner
+from coronet.deploy import measure_interleaved, torch_runner
 from coronet.deploy.formats import FORMATS
 from coronet.eval import count_macs, count_params
 from coronet.gan.trainer import Trainer
@@ -96,13 +96,11 @@ def main() -> None:
             for fmt in args.formats:
                 for dtype in ("fp32", "int8"):
                     path = Path(tmp) / f"{name}.{dtype}.{fmt}"
-                    export = export_onnx if fmt == "onnx" else FORMATS[fmt].export
-                    check = export(g, path, size, dtype, calibration=calibration,
-                                   check_images=calibration[:2])
+                    check = FORMATS[fmt].export(g, path, size, dtype, calibration=calibration,
+                                                check_images=calibration[:2])
                     key = dtype if fmt == "onnx" else f"{fmt}_{dtype}"
                     checks[key] = {"psnr_db_vs_torch": check.psnr_db, "bytes": path.stat().st_size}
-                    runners[f"{name}|{fmt}_{dtype}"] = (onnx_runner(path, size, args.threads) if fmt == "onnx"
-                                                        else FORMATS[fmt].runner(path, size, args.threads))
+                    runners[f"{name}|{fmt}_{dtype}"] = FORMATS[fmt].runner(path, size, args.threads)
             runners[f"{name}|torch"] = torch_runner(g, size, args.threads)
             rows[name] = {**info, "macs": count_macs(g, size), "params": count_params(g), "export": checks}
         repeats = []  # each repeat: every runner interleaved, `runs` rounds; its medians

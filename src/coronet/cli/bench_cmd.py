@@ -87,8 +87,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
-    size = args.size if args.size is not None else read_generator_meta(meta).get("input_size") or 256
-    check_size(read_generator_meta(meta)["name"], size, "--size")
+    described = read_generator_meta(meta)
+    size = args.size if args.size is not None else described.get("input_size") or 256
+    check_size(described["name"], size, "--size")
     torch.set_num_threads(args.threads)
     models, runners = {}, {}
     for label, path in (("run", args.run), ("vs", args.vs)):
@@ -121,10 +122,10 @@ def _bench(args: argparse.Namespace, meta: Path, run_dir: RunDir | None) -> int:
                 result["speedup"][backend] = timed[other]["median_ms"] / timed[key]["median_ms"]
         result["macs_ratio"] = models["vs"]["macs"] / models["run"]["macs"]
     if run_dir is not None:
-        result["psnr_db"] = _export_psnr(run_dir.read_report(), args.generator, timed)
+        report = run_dir.read_report()
+        result["psnr_db"] = _export_psnr(report, args.generator, timed)
         _plot(result, run_dir.file(f"latency_{args.generator}.png"))
-        latency = run_dir.read_report().get("latency", {})
-        run_dir.update_report({"latency": {**latency, args.generator: result}})
+        run_dir.update_report({"latency": {**report.get("latency", {}), args.generator: result}})
     print(json.dumps(result, indent=2) if args.json else _table(result))
     return 0
 
@@ -157,15 +158,10 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
 def _export_psnr(report: dict[str, Any], generator: str, timed: dict[str, Any]) -> dict[str, float]:
     """Per timed backend of this run: its file's output PSNR against PyTorch FP32, as exported."""
-    psnr = {}
-    for key in timed:
-        label, backend = key.split("|")
-        for fmt in FORMATS.values():
-            for dtype in DTYPES:
-                check = report.get(fmt.name, {}).get(generator, {}).get(dtype)
-                if label == "run" and backend == fmt.backend(dtype) and check:
-                    psnr[backend] = check["psnr_db"]
-    return psnr
+    checks = {fmt.backend(dtype): check["psnr_db"] for fmt in FORMATS.values()
+              for dtype, check in report.get(fmt.name, {}).get(generator, {}).items()}
+    return {backend: checks[backend] for backend in (key.split("|")[1] for key in timed
+                                                     if key.startswith("run|")) if backend in checks}
 
 
 def _table(result: dict[str, Any]) -> str:

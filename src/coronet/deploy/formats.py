@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from coronet.deploy.onnx_export import DTYPES, ExportCheck
+from coronet.deploy.executorch_export import export_pte, pte_latency_runner  # imports ExecuTorch lazily
+from coronet.deploy.latency import onnx_runner
+from coronet.deploy.onnx_export import DTYPES, ExportCheck, export_onnx
 
 
 @dataclass(frozen=True)
@@ -28,32 +30,8 @@ class DeployFormat:
         return f"{self.runtime}-{dtype}"
 
 
-def _onnx_runner(path: Path, size: tuple[int, int], threads: int) -> Callable[[], None]:
-    from coronet.deploy.latency import onnx_runner
-
-    return onnx_runner(path, size, threads)
-
-
-def _export_onnx(*args, **kwargs) -> ExportCheck:
-    from coronet.deploy.onnx_export import export_onnx
-
-    return export_onnx(*args, **kwargs)
-
-
-def _export_pte(*args, **kwargs) -> ExportCheck:
-    from coronet.deploy.executorch_export import export_pte
-
-    return export_pte(*args, **kwargs)
-
-
-def _pte_runner(path: Path, size: tuple[int, int], threads: int) -> Callable[[], None]:
-    from coronet.deploy.executorch_export import pte_latency_runner
-
-    return pte_latency_runner(path, size, threads)
-
-
 FORMATS = {f.name: f for f in (
-    DeployFormat("onnx", "onnxruntime", _export_onnx, _onnx_runner),
-    DeployFormat("pte", "executorch", _export_pte, _pte_runner),
+    DeployFormat("onnx", "onnxruntime", export_onnx, onnx_runner),
+    DeployFormat("pte", "executorch", export_pte, pte_latency_runner),
 )}
 BACKENDS = ("torch", *(f.backend(d) for f in FORMATS.values() for d in DTYPES))
