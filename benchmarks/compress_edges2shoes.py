@@ -3,6 +3,8 @@ dense model of the same length, all in one process; paired metrics on the 30 val
 
     python benchmarks/compress_edges2shoes.py                     # ResNet-9 ngf 32, 128x128
     python benchmarks/compress_edges2shoes.py --search-steps 40 --finetune-steps 20   # quick look
+    python benchmarks/compress_edges2shoes.py --ngf 64 --targets 0.25 0.1 --keep DIR \
+        --out benchmarks/results/compress_edges2shoes_ngf64.json   # trained weights for quantized_quality.py
 
 Writes benchmarks/results/compress_edges2shoes_mini.json.
 """
@@ -22,6 +24,7 @@ from coronet.data import AlignedDataset, TransformConfig
 from coronet.eval import count_macs, count_params
 from coronet.eval.paired import paired_metrics
 from coronet.gan.trainer import Trainer
+from coronet.models import save_generator
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "edges2shoes-mini"
 
@@ -60,6 +63,9 @@ def one_run(args, ratio: float | None, steps: int | None = None) -> dict:
         "metrics": evaluate(g, args),
     }
     out["achieved_ratio"] = out["macs"] / out["dense_macs"]
+    if args.keep is not None:
+        name = "dense" if ratio is None else f"coronet_{round(ratio * 100)}pct"
+        out["kept"] = str(save_generator(g.cpu().eval(), args.keep / f"{name}.pt"))
     if ratio is not None:
         out["export_max_abs_diff"] = run_g.handover.export_max_abs_diff
         out["widths"] = g.widths
@@ -79,6 +85,8 @@ def main() -> None:
     p.add_argument("--targets", type=float, nargs="+", default=[0.5, 0.25, 0.1])
     p.add_argument("--out", type=Path,
                    default=Path(__file__).parent / "results" / "compress_edges2shoes_mini.json")
+    p.add_argument("--keep", type=Path, default=None,
+                   help="save each trained generator here (dense, coronet_25pct, ...)")
     args = p.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"{args.data} not found: this benchmark needs the shared edges2shoes-mini set")

@@ -1,7 +1,7 @@
 """What a training step costs: the search against a dense step, on any device, side by side.
 
-Sections (all on ResNet-9, batch 1; the models of a section alternate call by call in one process,
-so a noisy machine slows them alike; figures are medians):
+Sections (ResNet-9 unless --netG says otherwise, batch 1; the models of a section alternate call by
+call in one process, so a noisy machine slows them alike; figures are medians):
   generator  the generator alone: zero_grad, forward, L1 loss, backward, Adam, and for the
              hyper-model the controller's step. Dense against hyper-model.
   pix2pix, cyclegan
@@ -19,6 +19,7 @@ top of what the model holds between steps (CPU: peak RSS; CUDA: max_memory_alloc
 
     python benchmarks/train_step.py --size 128 --out benchmarks/results/train_step_128.json
     python benchmarks/train_step.py --ngf 8 --size 32 --reps 2 --sections generator pix2pix   # quick
+    python benchmarks/train_step.py --netG mobile_resnet_9blocks --size 128 --kinds search
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ from coronet.models import get_generator
 from coronet.pruning import BudgetController, BudgetTarget, hypernetize, resolve_budget
 
 LR = 2e-4
-NETG = "resnet_9blocks"
 WIDTHS = Path(__file__).parent / "results" / "latency.json"
 TARGETS = (0.25, 0.1)
 # search share of the epochs in the presets (pix2pix-edges2shoes-r: 5 of 20; cyclegan-*: 100 of 200)
@@ -79,7 +79,7 @@ class GeneratorStep:
 
     def __init__(self, args, kind: str) -> None:
         torch.manual_seed(0)
-        dense = get_generator(NETG, ngf=args.ngf)
+        dense = get_generator(args.netG, ngf=args.ngf)
         self.model = (hypernetize(dense, embedding_dim=8) if kind == "hyper" else dense).to(args.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.5, 0.999), fused=True)
         self.ctl = None
@@ -110,7 +110,7 @@ def config_for(args, model: str) -> RunConfig:
     return RunConfig().updated({
         "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
         "data.load_size": args.size, "data.crop_size": args.size, "data.preprocess": "resize",
-        "data.flip": False, "data.batch_size": 1, "model.netG": NETG, "model.ngf": args.ngf,
+        "data.flip": False, "data.batch_size": 1, "model.netG": args.netG, "model.ngf": args.ngf,
         "model.ndf": args.ngf, "train.model": model, "train.device": args.device,
         "train.deterministic": False, "prune.ratio": 0.25,
         # long phases: the timed steps come before the search has thinned the model
@@ -134,13 +134,13 @@ class GanStep:
         if kind.startswith("finetune@"):
             t.phase = "finetune"
             w = widths[float(kind.removeprefix("finetune@"))]
-            t.use_generators({n: get_generator(NETG, widths=w, ngf=args.ngf) for n in t.names})
+            t.use_generators({n: get_generator(args.netG, widths=w, ngf=args.ngf) for n in t.names})
         self.student = None
         if kind == "omgd":
             teacher = t.generators[t.names[0]]  # OMGD distils one direction (CycleGAN: A -> B)
             self.teacher_out: list[torch.Tensor] = []
             teacher.register_forward_hook(lambda m, i, out: self.teacher_out.append(out))
-            self.student = get_generator(NETG, widths=widths[0.25], ngf=args.ngf).to(args.device)
+            self.student = get_generator(args.netG, widths=widths[0.25], ngf=args.ngf).to(args.device)
             self.student_opt = torch.optim.Adam(self.student.parameters(), lr=t.cfg.train.lr,
                                                 betas=(t.cfg.train.beta1, 0.999))
             self.source = "A"
@@ -214,8 +214,8 @@ def operator_count(step) -> dict:
 
 def memory_alone(args, section: str, kind: str) -> dict:
     """This model alone in a fresh process: what it holds between steps and what a step adds."""
-    cmd = [sys.executable, __file__, "--memory-of", section, kind, "--ngf", str(args.ngf),
-           "--size", str(args.size), "--device", args.device]
+    cmd = [sys.executable, __file__, "--memory-of", section, kind, "--netG", args.netG,
+           "--ngf", str(args.ngf), "--size", str(args.size), "--device", args.device]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     # every allocation of 64 KiB or more mapped on its own, so that freeing it returns it to the
@@ -318,6 +318,8 @@ def run_section(args, section: str) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--netG", default="resnet_9blocks",
+                   help="the generator (mobile_resnet_9blocks shares ResNet-9's groups and widths)")
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--reps", type=int, default=15)

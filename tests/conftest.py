@@ -26,6 +26,7 @@ TINY = [
     ("unet_256", {"ngf": 2}, (256, 256)),
     ("unet_128", {"ngf": 4, "norm": "instance"}, (128, 128)),
     (toy_generator.NAME, {"width": 6}, (16, 16)),
+    ("mobile_resnet_9blocks", {"ngf": 4}, (32, 32)),
 ]
 TINY_IDS = [f"{name}-{'-'.join(f'{k}{v}' for k, v in kw.items())}" for name, kw, _ in TINY]
 

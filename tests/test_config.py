@@ -10,6 +10,7 @@ import pytest
 
 from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
 from coronet.errors import ConfigError
+from coronet.pruning import CostModel
 
 
 def test_every_preset_loads_into_a_valid_config():
@@ -100,3 +101,19 @@ def test_the_dry_run_resolves_the_reference_defaults():
     assert (pix2pix.train.gan_mode, pix2pix.model.normD, pix2pix.model.use_dropout) == (
         "vanilla", "batch", False)
     assert (cyclegan.train.gan_mode, cyclegan.model.normD) == ("lsgan", "instance")
+
+
+def test_the_mobile_presets_compress_to_the_published_students_budget():
+    """OMGD's mobile ResNet students (ngf 16) cost 1.408 GMACs at 256x256; the mobile presets aim
+    there from the ngf-64 mobile ResNet, and the target is one a network of that layout can meet."""
+    from coronet.gan import setup
+
+    mobile = [n for n in list_presets() if from_dict(load_preset(n)).model.netG == "mobile_resnet_9blocks"]
+    assert sorted(mobile) == ["cyclegan-horse2zebra-mobile", "cyclegan-summer2winter-mobile",
+                              "pix2pix-edges2shoes-r-mobile"]
+    for name in mobile:
+        cfg = setup.resolve_defaults(from_dict(load_preset(name)))
+        cost = CostModel(setup.dense_generator(cfg, "G_A"), (cfg.data.crop_size,) * 2)
+        budget = setup.budget_for(cfg, "G_A", cost)
+        assert abs(budget.limit / 1.408e9 - 1) < 0.01 and budget.floor < budget.lower
+        assert budget.ratio < 0.08  # of the 18.3 GMACs mobile ResNet at ngf 64

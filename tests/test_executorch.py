@@ -36,7 +36,8 @@ def test_explicit_instance_norm_equals_instance_norm(affine):
 
 @pytest.mark.parametrize(("name", "kwargs", "size"), [("resnet_9blocks", {"ngf": 4}, 32),
                                                       ("resnet_6blocks", {"ngf": 4, "norm": "batch"}, 32),
-                                                      ("unet_128", {"ngf": 2, "norm": "instance"}, 128)])
+                                                      ("unet_128", {"ngf": 2, "norm": "instance"}, 128),
+                                                      ("mobile_resnet_9blocks", {"ngf": 4}, 32)])
 def test_the_rewritten_generator_computes_what_the_generator_does(name, kwargs, size):
     g = get_generator(name, **kwargs).eval()
     mobile = rewrite_for_mobile(g)
@@ -67,13 +68,18 @@ def test_only_the_rewritten_generator_runs_whole_in_xnnpack():
     g = get_generator("resnet_6blocks", ngf=2).eval()
     assert _undelegated(g, 16)  # reflection padding and instance norm stay outside as-is
     assert _undelegated(rewrite_for_mobile(g), 16) == []
+    # the mobile family's depthwise convolutions too, at pruned widths
+    compact = get_generator("mobile_resnet_9blocks", ngf=2, widths={"trunk": 5, "block0": 3}).eval()
+    assert _undelegated(rewrite_for_mobile(compact), 16) == []
 
 
 @needs_executorch
-def test_the_fp32_program_matches_pytorch(tmp_path):
+@pytest.mark.parametrize(("name", "widths"), [("resnet_9blocks", None),
+                                              ("mobile_resnet_9blocks", {"trunk": 13, "block4": 5})])
+def test_the_fp32_program_matches_pytorch(tmp_path, name, widths):
     from coronet.deploy.executorch_export import export_pte
 
-    g = get_generator("resnet_9blocks", ngf=4).eval()
+    g = get_generator(name, ngf=4, widths=widths).eval()
     images = np.random.default_rng(0).uniform(-1, 1, (3, 3, 32, 32)).astype(np.float32)
     check = export_pte(g, tmp_path / "g.pte", (32, 32), "fp32", check_images=images)
     assert check.max_abs_diff <= 1e-4 and check.images == 3

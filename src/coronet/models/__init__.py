@@ -1,6 +1,6 @@
 """The reference networks: generators that declare their channel layout, and the discriminator."""
 
-from coronet.models import patchgan, resnet, unet  # noqa: F401  (registers the networks)
+from coronet.models import mobile_resnet, patchgan, resnet, unet  # noqa: F401  (registers them)
 from coronet.models.base import (
     Generator,
     GeneratorSpec,

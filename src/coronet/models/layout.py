@@ -39,11 +39,15 @@ class ConvSpec:
     module: dotted module path inside the generator (state-dict prefix, e.g. "model.1").
     out_group: the group its output channels belong to.
     in_groups: the groups concatenated, in order, to form its input channels.
+    depthwise: each output channel filters only its own input channel (groups = channels), so
+        input and output are both `out_group` and `in_groups` is empty: its cost is linear in
+        the group's width, and removing a channel removes its one filter.
     """
 
     module: str
     out_group: str
     in_groups: tuple[str, ...]
+    depthwise: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class ChannelLayout:
             raise ValueError(f"duplicate latent group names in {names}")
         known = set(names)
         for spec in self.convs:
+            if spec.depthwise == bool(spec.in_groups):
+                raise ValueError(f"{spec.module}: a depthwise convolution has no input groups, any "
+                                 f"other has at least one")
             for g in (spec.out_group, *spec.in_groups):
                 if g not in known:
                     raise ValueError(f"{spec.module} refers to undeclared group {g!r}")
@@ -114,6 +121,10 @@ class LayoutBuilder:
 
     def conv(self, module: str, out_group: str, *in_groups: str) -> None:
         self._convs.append(ConvSpec(module, out_group, tuple(in_groups)))
+
+    def depthwise(self, module: str, group: str) -> None:
+        """A depthwise convolution over the channels of `group` (its output stays in `group`)."""
+        self._convs.append(ConvSpec(module, group, (), depthwise=True))
 
     def channel_op(self, module: str, *groups: str) -> None:
         self._ops.append(ChannelOpSpec(module, tuple(groups)))

@@ -21,6 +21,15 @@ from coronet.models.norms import init_weights, norm_factory
 PADDINGS = ("reflect", "replicate", "zero")
 
 
+def padding_layers(padding_type: str) -> tuple[list[nn.Module], int]:
+    """The explicit padding layer before a 3x3 convolution, and the convolution's own padding."""
+    if padding_type == "reflect":
+        return [nn.ReflectionPad2d(1)], 0
+    if padding_type == "replicate":
+        return [nn.ReplicationPad2d(1)], 0
+    return [], 1
+
+
 class ResnetBlock(nn.Module):
     """x + conv_block(x); the block's inner width may differ from the trunk width once pruned."""
 
@@ -28,23 +37,33 @@ class ResnetBlock(nn.Module):
                  use_bias: bool) -> None:
         super().__init__()
         layers: list[nn.Module] = []
+        convs: list[int] = []
         for conv_in, conv_out, last in ((dim, inner, False), (inner, dim, True)):
-            p = 0
-            if padding_type == "reflect":
-                layers.append(nn.ReflectionPad2d(1))
-            elif padding_type == "replicate":
-                layers.append(nn.ReplicationPad2d(1))
-            else:
-                p = 1
-            layers += [nn.Conv2d(conv_in, conv_out, kernel_size=3, padding=p, bias=use_bias),
-                       make_norm(conv_out)]
+            pad, p = padding_layers(padding_type)
+            layers += pad
+            convs.append(len(layers))
+            layers += [self.make_conv(conv_in, conv_out, p, use_bias), make_norm(conv_out)]
             if not last:
-                layers.append(nn.ReLU(True))
-                if use_dropout:
-                    layers.append(nn.Dropout(0.5))
+                layers += [nn.ReLU(True), *self.dropout_slot(use_dropout)]
         self.conv_block = nn.Sequential(*layers)
-        convs = [i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d)]
         self.conv_indices = (convs[0], convs[1])
+
+    @staticmethod
+    def make_conv(c_in: int, c_out: int, padding: int, use_bias: bool) -> nn.Module:
+        return nn.Conv2d(c_in, c_out, kernel_size=3, padding=padding, bias=use_bias)
+
+    @staticmethod
+    def dropout_slot(use_dropout: bool) -> list[nn.Module]:
+        """The reference's layer between the block's convolutions: a Dropout only when used."""
+        return [nn.Dropout(0.5)] if use_dropout else []
+
+    def declare(self, lay: LayoutBuilder, prefix: str, trunk: str, inner: str) -> None:
+        """Declare this block's convolutions and norms, the block living at `prefix`."""
+        first, second = self.conv_indices
+        lay.conv(f"{prefix}.conv_block.{first}", inner, trunk)
+        lay.channel_op(f"{prefix}.conv_block.{first + 1}", inner)
+        lay.conv(f"{prefix}.conv_block.{second}", trunk, inner)
+        lay.channel_op(f"{prefix}.conv_block.{second + 1}", trunk)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv_block(x)
@@ -55,7 +74,8 @@ class ResnetGenerator(Generator):
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: str = "instance", use_dropout: bool = False, padding_type: str = "reflect",
-                 widths: Mapping[str, int] | None = None, name: str = "resnet_9blocks") -> None:
+                 widths: Mapping[str, int] | None = None, name: str = "resnet_9blocks",
+                 block: type[nn.Module] = ResnetBlock) -> None:
         super().__init__()
         if padding_type not in PADDINGS:
             raise ConfigError(f"unknown padding {padding_type!r}; choose one of {PADDINGS}")
@@ -89,13 +109,8 @@ class ResnetGenerator(Generator):
         conv_norm_relu(nn.Conv2d(w_d1, w_trunk, 3, stride=2, padding=1, bias=use_bias), w_trunk,
                        "trunk", "down1")
         for i, w_inner in enumerate(w_blocks):
-            block = ResnetBlock(w_trunk, w_inner, padding_type, make_norm, use_dropout, use_bias)
-            prefix = add(block) + ".conv_block"
-            first, second = block.conv_indices
-            lay.conv(f"{prefix}.{first}", f"block{i}", "trunk")
-            lay.channel_op(f"{prefix}.{first + 1}", f"block{i}")
-            lay.conv(f"{prefix}.{second}", "trunk", f"block{i}")
-            lay.channel_op(f"{prefix}.{second + 1}", "trunk")
+            residual = block(w_trunk, w_inner, padding_type, make_norm, use_dropout, use_bias)
+            residual.declare(lay, add(residual), "trunk", f"block{i}")
         conv_norm_relu(nn.ConvTranspose2d(w_trunk, w_u1, 3, stride=2, padding=1, output_padding=1,
                                           bias=use_bias), w_u1, "up1", "trunk")
         conv_norm_relu(nn.ConvTranspose2d(w_u1, w_u2, 3, stride=2, padding=1, output_padding=1,
@@ -105,7 +120,7 @@ class ResnetGenerator(Generator):
         model.append(nn.Tanh())
         self.model = nn.Sequential(*model)
         init_weights(self)
-        # n_blocks is implied by the registered name, so it is not part of the rebuild arguments
+        # n_blocks and the block are implied by the registered name, not part of the rebuild arguments
         spec = GeneratorSpec(name, dict(input_nc=input_nc, output_nc=output_nc, ngf=ngf, norm=norm,
                                         use_dropout=use_dropout, padding_type=padding_type))
         self._finish(spec, lay.build(), widths or {})

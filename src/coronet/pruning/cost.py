@@ -4,11 +4,12 @@ One forward pass on the meta device records the output size of every declared mo
 the cost of any width assignment is arithmetic, cheap enough to evaluate after every training step.
 The rules follow torchprofile (the counter GAN Compression, OMGD and CAT report with; its `handlers.py`):
     conv / conv-transpose  numel(output) * c_in * k^2       (output side, also for transposed)
+    depthwise conv         numel(output) * k^2              (c_in per group is 1)
     batch/instance norm    numel(output) if affine else 0
     leaky_relu             numel(output); the in-place form (`aten::leaky_relu_`) is not counted
     relu, tanh, pads, add, cat, dropout: 0
-Parameters: conv weight c_out*c_in*k^2 (+ c_out bias), affine norm 2*c. Modules the layout does not
-declare contribute their dense parameter count (they cannot depend on the widths).
+Parameters: conv weight c_out*c_in*k^2 (depthwise c*k^2) (+ c_out bias), affine norm 2*c. Modules
+the layout does not declare contribute their dense parameter count (they cannot depend on the widths).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class _ConvTerm:
     macs_coef: int  # H_out * W_out * k^2 (batch 1)
     params_coef: int  # k^2
     bias: bool
+    depthwise: bool
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class CostModel:
             k2 = conv.kernel_size[0] * conv.kernel_size[1]
             h, w = sizes[spec.module]
             self._convs.append(_ConvTerm(spec.out_group, spec.in_groups, h * w * k2, k2,
-                                         conv.bias is not None))
+                                         conv.bias is not None, spec.depthwise))
             declared.add(spec.module)
         self._ops = []
         for op in self.layout.channel_ops:
@@ -91,8 +93,11 @@ class CostModel:
         const = self._fixed_params if metric == "params" else 0
         for t in self._convs:
             o = self.index[t.out_group]
+            coef = t.macs_coef if metric == "macs" else t.params_coef
+            if t.depthwise:
+                lin[o] += coef
             for g in t.in_groups:
-                quad[o, self.index[g]] += t.macs_coef if metric == "macs" else t.params_coef
+                quad[o, self.index[g]] += coef
             if metric == "params" and t.bias:
                 lin[o] += 1
         for op in self._ops:

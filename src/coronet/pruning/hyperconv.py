@@ -8,7 +8,8 @@ K[i,j] depends only on z_out[i]*z_in[j] and on parameters stored at [i,j], so sl
 vectors slices the generated kernel exactly. Dead channels are masked out of K and the bias, so
 they contribute exactly zero, during search as after export. B0, B1 and B2 mean a latent at 0 still
 generates a kernel, so a channel dies while it still acts (without them the hypernetwork trained
-worse: docs/results.md).
+worse: docs/results.md). A depthwise convolution has one input channel per filter: its z_in is the
+constant vector (1), as DHP's never-pruned dummy latent, so its kernel follows z_out alone.
 """
 
 from __future__ import annotations
@@ -25,15 +26,21 @@ from coronet.pruning.latents import LatentVectors
 
 
 class HyperConv(nn.Module):
-    """Stand-in for one Conv2d or ConvTranspose2d (groups=1), same stride/padding/dilation."""
+    """Stand-in for one Conv2d or ConvTranspose2d (groups=1), or a depthwise Conv2d (groups =
+    channels, declared `depthwise`), with the same stride/padding/dilation."""
 
     def __init__(self, conv: nn.Conv2d | nn.ConvTranspose2d, spec: ConvSpec,
                  latents: LatentVectors, embedding_dim: int = 8) -> None:
         super().__init__()
-        if conv.groups != 1:
-            raise ValueError(f"{spec.module}: grouped convolutions are not supported")
         self.spec = spec
         self.transposed = isinstance(conv, nn.ConvTranspose2d)
+        depthwise = not self.transposed and conv.groups == conv.in_channels == conv.out_channels
+        if conv.groups != 1 and not (depthwise and spec.depthwise):
+            raise ValueError(f"{spec.module}: grouped convolutions other than depthwise ones declared "
+                             f"with LayoutBuilder.depthwise are not supported")
+        if spec.depthwise and not depthwise:
+            raise ValueError(f"{spec.module} is declared depthwise but has groups={conv.groups}")
+        self.groups = conv.groups
         if self.transposed:
             c_in, c_out, kh, kw = conv.weight.shape
         else:
@@ -51,6 +58,8 @@ class HyperConv(nn.Module):
         self.w2 = nn.Parameter(torch.empty(c_out, c_in, m, k2).uniform_(-bound, bound))
         self.b2 = nn.Parameter(torch.zeros(c_out, c_in, k2))
         self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
+        # a depthwise filter's one input channel: the constant latent and mask (1)
+        self.register_buffer("_unit", torch.ones(1), persistent=False)
         # shared with every other layer; owned (and registered) by the HyperGenerator
         object.__setattr__(self, "_latents", latents)
         self._given: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -81,8 +90,14 @@ class HyperConv(nn.Module):
     def gates(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(z_out, z_in) as the latent layer reads them."""
         z_out = self._latents.vector(self.spec.out_group)
-        z_in, _ = self._latents.gate(self.spec.in_groups)
+        z_in, _ = self._input_gate()
         return z_out, z_in
+
+    def _input_gate(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(z_in, float alive mask of the input channels), one concatenation for both."""
+        if self.spec.depthwise:
+            return self._unit, self._unit
+        return self._latents.gate(self.spec.in_groups)
 
     def kernel(self) -> torch.Tensor:
         """Unmasked generated kernel, (c_out, c_in, k^2)."""
@@ -94,7 +109,7 @@ class HyperConv(nn.Module):
         """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
         z_out = self._latents.vector(self.spec.out_group)
         alive_out = self._latents.mask(self.spec.out_group)
-        z_in, alive_in = self._latents.gate(self.spec.in_groups)  # one concatenation for both
+        z_in, alive_in = self._input_gate()
         k = generate_kernel(z_out, z_in, alive_out, alive_in, self.b0, self.w1, self.b1, self.w2, self.b2)
         k = k.view(self.c_out, self.c_in, *self.kernel_size)
         if self.transposed:
@@ -114,13 +129,14 @@ class HyperConv(nn.Module):
                                       self.output_padding, 1, self.dilation)
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding, mode=self.padding_mode)
-            return F.conv2d(x, weight, bias, self.stride, 0, self.dilation)
-        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
+            return F.conv2d(x, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def hyper_parameters(self) -> list[nn.Parameter]:
         return [self.b0, self.w1, self.b1, self.w2, self.b2]
 
     def extra_repr(self) -> str:
-        kind = "ConvTranspose2d" if self.transposed else "Conv2d"
+        kind = ("ConvTranspose2d" if self.transposed
+                else "DepthwiseConv2d" if self.spec.depthwise else "Conv2d")
         return (f"{kind}({self.c_in}, {self.c_out}, k={self.kernel_size}, s={self.stride}, "
                 f"out={self.spec.out_group!r}, in={self.spec.in_groups!r})")

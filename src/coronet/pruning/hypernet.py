@@ -128,11 +128,12 @@ def materialize(hyper: HyperGenerator) -> Generator:
     for module, layer in hyper.hyper_layers().items():
         weight, bias = layer.masked_weight_and_bias()
         rows = keep[layer.spec.out_group]
-        cols = torch.cat([keep[g] + offset for g, offset in _offsets(layer.spec.in_groups, hyper)])
-        if layer.transposed:
-            put(f"{module}.weight", weight.index_select(1, rows).index_select(0, cols))
+        if layer.spec.depthwise:  # one input channel per filter: the filters of the kept channels
+            put(f"{module}.weight", weight.index_select(0, rows))
         else:
-            put(f"{module}.weight", weight.index_select(0, rows).index_select(1, cols))
+            cols = torch.cat([keep[g] + offset for g, offset in _offsets(layer.spec.in_groups, hyper)])
+            out_dim = 1 if layer.transposed else 0  # ConvTranspose2d weights are (in, out, kh, kw)
+            put(f"{module}.weight", weight.index_select(out_dim, rows).index_select(1 - out_dim, cols))
         if bias is not None:
             put(f"{module}.bias", bias.index_select(0, rows))
     for op in hyper.layout.channel_ops:
