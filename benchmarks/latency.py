@@ -1,23 +1,25 @@
 """Does a coronet generator run faster in proportion to its MACs? CPU latency of the compact
 ResNet-9 (ngf 64) at 25% and 10% of the MACs against the dense one, 256x256, batch 1.
 
-    python benchmarks/latency.py                         # targets 0.25 0.1, 2 threads, 3 x 30 runs
-    python benchmarks/latency.py --search-steps 20 --runs 5 --repeats 1  # quick look
+    python benchmarks/compress_edges2shoes.py --ngf 64 --targets 0.25 0.1 --keep /tmp/trained64 \
+        --out benchmarks/results/compress_edges2shoes_ngf64.json
+    python benchmarks/latency.py --generators /tmp/trained64   # the trained generators, 3 x 30 runs
+    python benchmarks/latency.py --search-steps 20 --runs 5 --repeats 1  # quick look, untrained
 
-The compact widths are the ones coronet's search chooses (hypernetwork + proximal pruning with the
-budget controller, Pix2Pix on ../shared/data/edges2shoes-mini). The search runs at --search-size
-(64 by default) to keep CPU time low: every layer's MACs scale by the same H*W, so the MACs ratio,
-and the widths that meet it, do not depend on the resolution. Latency does not depend on the
-weights, so no fine-tuning is done; the compact generator is measured at 256x256 like the dense one.
+With --generators the models are the ones compress_edges2shoes.py trained and kept (dense,
+coronet_25pct, coronet_10pct: Pix2Pix on ../shared/data/edges2shoes-mini at 128x128; the networks
+are fully convolutional, so they run at 256x256 as well). Without it the compact widths come from a
+search alone (at --search-size, 64 by default: every layer's MACs scale by the same H*W, so the
+widths that meet a MACs ratio do not depend on the resolution) and the weights are untrained.
+Latency does not depend on the weights; the reduced-precision outputs' PSNR does.
 
-All models are exported to ONNX FP32 and INT8 (static, QDQ, calibrated on 16 real training images
-at 256x256) and, when ExecuTorch is installed, to ExecuTorch programs FP32 and INT8 (XNNPACK; PT2E,
-per-channel, same calibration images), and timed interleaved in one process (onnxruntime, intra-op
-threads = --threads, sequential execution; ExecuTorch's XNNPACK thread pool at --threads; PyTorch
-eager for reference), --repeats times; every figure is the median
-over the repeats of each repeat's median (speed-ups: of the per-repeat ratios). The criterion of
-the issue: the ONNX FP32 speed-up reaches at least 70% of the MACs reduction (>= 2.8x at 25%).
-Writes benchmarks/results/latency.json.
+Every model is exported to ONNX and, when ExecuTorch is installed, to ExecuTorch programs (XNNPACK),
+in FP32, FP16 and INT8 (ONNX: static QDQ; ExecuTorch: PT2E per-channel; both calibrated on 16 real
+training images at 256x256), each export's output compared with PyTorch FP32 on the validation
+images (PSNR), and all are timed interleaved in one process (onnxruntime, intra-op threads =
+--threads, sequential execution; ExecuTorch's XNNPACK thread pool at --threads; PyTorch eager for
+reference), --repeats times; every figure is the median over the repeats of each repeat's median
+(speed-ups: of the per-repeat ratios). Writes benchmarks/results/latency.json.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from coronet.deploy import measure_interleaved, torch_runner
 from coronet.deploy.formats import FORMATS
 from coronet.eval import count_macs, count_params
 from coronet.gan.trainer import Trainer
-from coronet.models import get_generator
+from coronet.models import get_generator, load_generator
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "edges2shoes-mini"
 NETG, NGF = "resnet_9blocks", 64
@@ -59,9 +61,18 @@ def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
                             "search_size": args.search_size, "data": str(args.data)}
 
 
-def calibration_images(args, n: int = 16) -> np.ndarray:
-    train = AlignedDataset(args.data, "train", cfg=TransformConfig(args.size, args.size, "resize", False))
-    return torch.stack([train[i]["A"] for i in range(min(n, len(train)))]).numpy()
+def input_images(args, split: str, n: int | None = None) -> np.ndarray:
+    ds = AlignedDataset(args.data, split, cfg=TransformConfig(args.size, args.size, "resize", False))
+    return torch.stack([ds[i]["A"] for i in range(len(ds) if n is None else min(n, len(ds)))]).numpy()
+
+
+def kept_models(folder: Path, targets: list[float]) -> dict:
+    """The generators compress_edges2shoes.py --keep wrote, named as this benchmark names them."""
+    models = {"dense": (load_generator(folder / "dense.json"), {"target": 1.0, "weights": "trained"})}
+    for ratio in targets:
+        g = load_generator(folder / f"coronet_{round(ratio * 100)}pct.json")
+        models[f"coronet@{ratio}"] = (g, {"target": ratio, "widths": g.widths, "weights": "trained"})
+    return models
 
 
 def main() -> None:
@@ -76,28 +87,34 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3,
                    help="independent interleaved measurements; figures are medians over them")
     p.add_argument("--formats", nargs="+", default=["onnx", "pte"], choices=("onnx", "pte"))
+    p.add_argument("--dtypes", nargs="+", default=["fp32", "fp16", "int8"], choices=("fp32", "fp16", "int8"))
+    p.add_argument("--generators", type=Path, default=None,
+                   help="the --keep folder of compress_edges2shoes.py (trained weights)")
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latency.json")
     args = p.parse_args()
     torch.manual_seed(0)
     size = (args.size, args.size)
 
-    models = {"dense": (get_generator(NETG, ngf=NGF), {"target": 1.0})}
-    for ratio in args.targets:
-        widths, how = searched_widths(args, ratio)
-        models[f"coronet@{ratio}"] = (get_generator(NETG, widths=widths, ngf=NGF),
-                                      {"target": ratio, "widths": widths, **how})
-    calibration = calibration_images(args)
+    if args.generators is not None:
+        models = kept_models(args.generators, args.targets)
+    else:
+        models = {"dense": (get_generator(NETG, ngf=NGF), {"target": 1.0, "weights": "untrained"})}
+        for ratio in args.targets:
+            widths, how = searched_widths(args, ratio)
+            models[f"coronet@{ratio}"] = (get_generator(NETG, widths=widths, ngf=NGF),
+                                          {"target": ratio, "widths": widths, "weights": "untrained", **how})
+    calibration, check_images = input_images(args, "train", 16), input_images(args, "test")
     runners, rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, (g, info) in tqdm(models.items(), desc="export"):
             g.eval()
             checks = {}
             for fmt in args.formats:
-                for dtype in ("fp32", "int8"):
+                for dtype in args.dtypes:
                     path = Path(tmp) / f"{name}.{dtype}.{fmt}"
                     check = FORMATS[fmt].export(g, path, size, dtype, calibration=calibration,
-                                                check_images=calibration[:2])
+                                                check_images=check_images)
                     key = dtype if fmt == "onnx" else f"{fmt}_{dtype}"
                     checks[key] = {"psnr_db_vs_torch": check.psnr_db, "bytes": path.stat().st_size}
                     runners[f"{name}|{fmt}_{dtype}"] = FORMATS[fmt].runner(path, size, args.threads)
@@ -112,7 +129,7 @@ def main() -> None:
     def median_of(values) -> float:
         return float(np.median(list(values)))
 
-    backends = ("torch", *(f"{fmt}_{dtype}" for fmt in args.formats for dtype in ("fp32", "int8")))
+    backends = ("torch", *(f"{fmt}_{dtype}" for fmt in args.formats for dtype in args.dtypes))
     dense = rows["dense"]
     for name, row in rows.items():
         speedups = {b: [t[f"dense|{b}"]["median_ms"] / t[f"{name}|{b}"]["median_ms"] for t in repeats]
@@ -125,6 +142,9 @@ def main() -> None:
         row["speedup_vs_dense_per_repeat"] = speedups
         row["fp32_speedup_share_of_macs_reduction"] = (row["speedup_vs_dense"]["onnx_fp32"]
                                                        / row["macs_reduction"])
+        row["speedup_over_fp32"] = {f"{fmt}_{dtype}": median_of(
+            t[f"{name}|{fmt}_fp32"]["median_ms"] / t[f"{name}|{fmt}_{dtype}"]["median_ms"] for t in repeats)
+            for fmt in args.formats for dtype in args.dtypes if "fp32" in args.dtypes}
         row["int8_speedup_over_fp32"] = median_of(
             t[f"{name}|onnx_fp32"]["median_ms"] / t[f"{name}|onnx_int8"]["median_ms"] for t in repeats)
         if "pte" in args.formats:
@@ -160,8 +180,11 @@ def main() -> None:
                   "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images",
                   "executorch": "XNNPACK delegate after coronet.deploy.rewrite; INT8: PT2E, XNNPACKQuantizer "
                                 "symmetric per-channel, the same 16 calibration images",
-                  "weights": "untrained: PyTorch's initialisation at the dense and the searched widths "
-                             "(latency does not depend on the weights; the INT8 PSNR does)"},
+                  "psnr_images": f"{len(check_images)} validation inputs of {args.data.name}",
+                  "weights": (f"trained: the generators compress_edges2shoes.py kept in "
+                              f"{args.generators.name}" if args.generators is not None else
+                              "untrained: PyTorch's initialisation at the dense and the searched widths "
+                              "(latency does not depend on the weights; the reduced precisions' PSNR does)")},
         "models": rows,
     })
 

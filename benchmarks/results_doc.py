@@ -53,7 +53,18 @@ SOURCES = {
         "baselines.py as above, with channels ranked by the root of the importance",
         "d3e7b9e",
     ),
-    "latency.json": ("python benchmarks/latency.py", "2f93ef2"),
+    "latency.json": ("python benchmarks/latency.py --generators DIR --runs 20 (DIR: the --keep folder of "
+                     "compress_edges2shoes_ngf64.json's run)", "163bccc"),
+    "compress_edges2shoes_ngf64.json": (
+        "python benchmarks/compress_edges2shoes.py --ngf 64 --targets 0.25 0.1 --keep DIR "
+        "--out benchmarks/results/compress_edges2shoes_ngf64.json",
+        "163bccc",
+    ),
+    "train_step_mobile_128.json": (
+        "python benchmarks/train_step.py --netG mobile_resnet_9blocks --size 128 --threads 2 "
+        "--sections generator pix2pix --kinds search --no-memory",
+        "163bccc",
+    ),
     "train_step_[D].json": (
         "python benchmarks/train_step.py --size 128 --threads 2 (D = 128; 256: --reps 7 --warmup 2 "
         "--no-memory; h200: --device cuda --reps 20)",
@@ -183,47 +194,49 @@ def n_seeds(difference: dict) -> str:
 
 # ----------------------------------------------------------------------------- tables
 def latency() -> list[str]:
+    """One row per generator and runtime: latency per data type, speed-ups, output PSNR."""
     d = load("latency.json")
-    pte = all("pte_fp32" in m["latency_ms"] for m in d["models"].values())
+    names = {"dense": "dense", "coronet@0.25": "coronet 25%", "coronet@0.1": "coronet 10%"}
+    runtimes = {"torch": "PyTorch eager", "onnx": "ONNX Runtime", "pte": "ExecuTorch (XNNPACK)"}
     rows = []
     for name, m in d["models"].items():
-        ms = {k: v["median_ms"] for k, v in m["latency_ms"].items()}
-        speed = m["speedup_vs_dense"]
-        psnr = {k: v["psnr_db_vs_torch"] for k, v in m["export"].items()}
-        row = [
-            name.replace("coronet@", "coronet ").replace("0.25", "25%").replace("0.1", "10%"),
-            f"{m['macs'] / 1e9:.2f} G",
-            f"{m['params'] / 1e6:.2f} M",
-            f"{m['macs_reduction']:.2f}×",
-            f"{ms['torch']:.0f} ms ({speed['torch']:.2f}×)",
-            f"{ms['onnx_fp32']:.0f} ms ({speed['onnx_fp32']:.2f}×)",
-            f"{ms['onnx_int8']:.0f} ms ({speed['onnx_int8']:.2f}×; {m['int8_speedup_over_fp32']:.2f}× FP32)",
-        ]
-        if pte:
-            row += [
-                f"{ms['pte_fp32']:.0f} ms ({speed['pte_fp32']:.2f}×)",
-                f"{ms['pte_int8']:.0f} ms ({speed['pte_int8']:.2f}×; "
-                f"{m['pte_int8_speedup_over_fp32']:.2f}× FP32)",
-                f"{psnr['fp32']:.0f} / {psnr['int8']:.1f} / {psnr['pte_fp32']:.0f} / {psnr['pte_int8']:.1f}",
-            ]
-        else:
-            row.append(f"{psnr['fp32']:.0f} / {psnr['int8']:.1f}")
-        rows.append(row)
+        lat, speed = m["latency_ms"], m["speedup_vs_dense"]
+        over_fp32 = m.get("speedup_over_fp32", {})
+        for runtime, label in runtimes.items():
+            if runtime == "torch":
+                cells = [f"{lat['torch']['median_ms']:.0f} ms ({speed['torch']:.2f}×)", "–", "–", "–"]
+            elif f"{runtime}_fp32" not in lat:
+                continue
+            else:
+                cells = []
+                for dtype in ("fp32", "fp16", "int8"):
+                    key = f"{runtime}_{dtype}"
+                    if key not in lat:
+                        cells.append("–")
+                        continue
+                    cell = f"{lat[key]['median_ms']:.0f} ms ({speed[key]:.2f}×"
+                    if dtype != "fp32" and key in over_fp32:
+                        cell += f"; {over_fp32[key]:.2f}× FP32"
+                    cells.append(cell + ")")
+                psnr = m["export"]
+                prefix = "" if runtime == "onnx" else "pte_"
+                cells.append(" / ".join(f"{psnr[prefix + t]['psnr_db_vs_torch']:.1f}" if prefix + t in psnr
+                                        else "–" for t in ("fp32", "fp16", "int8")))
+            first = [names.get(name, name), f"{m['macs'] / 1e9:.2f} G", f"{m['params'] / 1e6:.2f} M"]
+            rows.append((first if runtime == "torch" else ["", "", ""]) + [label] + cells)
     env, setup = d["environment"], d["setup"]
-    header = ["generator", "MACs", "params", "MACs reduction", "PyTorch eager", "ONNX FP32", "ONNX INT8"]
-    header += (["ExecuTorch FP32", "ExecuTorch INT8",
-                "PSNR vs PyTorch FP32 (dB): ONNX FP32 / INT8, ExecuTorch FP32 / INT8"]
-               if pte else ["PSNR vs PyTorch FP32 / INT8 (dB)"])
-    runtimes = f"onnxruntime {env['onnxruntime']}"
-    if pte:
-        runtimes += f", ExecuTorch {env['executorch']} (XNNPACK)"
-    return table(header, rows) + [
+    versions = f"onnxruntime {env['onnxruntime']}"
+    if "executorch" in env:
+        versions += f", ExecuTorch {env['executorch']}"
+    return table(["generator", "MACs", "params", "runtime", "FP32", "FP16", "INT8",
+                  "PSNR vs PyTorch FP32, FP32 / FP16 / INT8 (dB)"], rows) + [
         "",
         f"{env['device']}, {setup['threads']} threads, batch 1, {setup['size'][0]}×{setup['size'][1]}, "
-        f"torch {env['torch']}, {runtimes}; median of {setup['runs']} interleaved runs "
+        f"torch {env['torch']}, {versions}; median of {setup['runs']} interleaved runs "
         f"× {setup['repeats']} repeats; in brackets the speed-up over the dense model in the same "
-        f"runtime and, for INT8, over the same model's FP32. Weights: {setup.get('weights', 'untrained')}. "
-        f"Source: {source('latency.json')}.",
+        f"runtime and data type and, for FP16 and INT8, over the same model's FP32 in that runtime. "
+        f"PSNR on {setup.get('psnr_images', 'two calibration images')}. Weights: "
+        f"{setup.get('weights', 'untrained')}. Source: {source('latency.json')}.",
     ]
 
 
@@ -352,8 +365,8 @@ def gpu() -> list[str]:
     ]
 
 
-def compress() -> list[str]:
-    d = load("compress_edges2shoes_mini.json")
+def compress(name: str = "compress_edges2shoes_mini.json") -> list[str]:
+    d = load(name)
     rows = []
     for r in [*d["compressed"], d["dense"]]:
         m, s = r["metrics"], r["steps"]
@@ -388,7 +401,28 @@ def compress() -> list[str]:
         "",
         f"edges2shoes-mini, ResNet-9 ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, "
         f"{d['dense']['metrics']['images']} validation pairs, {env['device']}, {env['threads']} threads. "
-        f"Source: {source('compress_edges2shoes_mini.json')}.",
+        f"Source: {source(name)}.",
+    ]
+
+
+def mobile_step() -> list[str]:
+    """The search step's cost over a dense step, the mobile ResNet against the plain one."""
+    rows = []
+    for netg, name in (("resnet_9blocks", "train_step_128.json"), ("mobile_resnet_9blocks",
+                                                                   "train_step_mobile_128.json")):
+        d = load(name)
+        for section in ("generator", "pix2pix"):
+            r = d[section]["rows"]
+            search = "hyper" if section == "generator" else "search"
+            rows.append([f"`{netg}`", "generator alone" if section == "generator" else section,
+                         f"{r['dense']['median_ms']:.0f} ms", f"{r[search]['median_ms']:.0f} ms",
+                         f"{r[search]['over_dense']:.2f}×",
+                         f"{r[search]['operators_over_dense']:.1f}×"])
+    return table(["generator", "step", "dense step", "search step", "search / dense",
+                  "operators, search / dense"], rows) + [
+        "",
+        "ngf 64, 128×128, batch 1, CPU, 2 threads; each search step timed against its own dense "
+        f"partner. Sources: {source('train_step_128.json')}, {source('train_step_mobile_128.json')}.",
     ]
 
 
@@ -665,6 +699,8 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "step-cost": step_cost,
     "gpu": gpu,
     "compress": compress,
+    "compress-ngf64": lambda: compress("compress_edges2shoes_ngf64.json"),
+    "mobile-step": mobile_step,
     "quality-edges2shoes": quality_edges2shoes,
     "quality-photo2monet": quality_photo2monet,
     "removed": removed,
