@@ -5,6 +5,8 @@ ResNet-9 (ngf 64) at 25% and 10% of the MACs against the dense one, 256x256, bat
         --out benchmarks/results/compress_edges2shoes_ngf64.json
     python benchmarks/latency.py --generators /tmp/trained64   # the trained generators, 3 x 30 runs
     python benchmarks/latency.py --search-steps 20 --runs 5 --repeats 1  # quick look, untrained
+    python benchmarks/latency.py --netG mobile_resnet_9blocks --targets 0.0765 --student-ngf 16 \
+        --dtypes fp32 int8 --runs 20 --out benchmarks/results/latency_mobile.json  # at OMGD's budget
 
 With --generators the models are the ones compress_edges2shoes.py trained and kept (dense,
 coronet_25pct, coronet_10pct: Pix2Pix on ../shared/data/edges2shoes-mini at 128x128; the networks
@@ -42,7 +44,6 @@ from coronet.gan.trainer import Trainer
 from coronet.models import get_generator, load_generator
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "edges2shoes-mini"
-NETG, NGF = "resnet_9blocks", 64
 
 
 def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
@@ -50,8 +51,8 @@ def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
     cfg = RunConfig().updated({
         "data.dataroot": str(args.data), "data.load_size": args.search_size,
         "data.crop_size": args.search_size, "data.preprocess": "resize", "data.flip": False,
-        "data.batch_size": 2, "model.netG": NETG,
-        "model.ngf": NGF, "model.ndf": 64, "train.model": "pix2pix", "train.gan_mode": "hinge",
+        "data.batch_size": 2, "model.netG": args.netG,
+        "model.ngf": args.ngf, "model.ndf": 64, "train.model": "pix2pix", "train.gan_mode": "hinge",
         "train.search_steps": args.search_steps, "train.finetune_steps": 0, "train.log_every": 50,
         "train.sample_every": 0, "train.checkpoint_every": 0, "prune.ratio": ratio})
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,6 +78,11 @@ def kept_models(folder: Path, targets: list[float]) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--netG", default="resnet_9blocks")
+    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--student-ngf", type=int, nargs="*", default=[],
+                   help="also time the dense generator of the same family at these ngf (e.g. 16, "
+                        "OMGD's mobile student at 1.408 G MACs)")
     p.add_argument("--targets", type=float, nargs="+", default=[0.25, 0.1])
     p.add_argument("--size", type=int, default=256, help="latency input size")
     p.add_argument("--search-size", type=int, default=64)
@@ -99,11 +105,13 @@ def main() -> None:
     if args.generators is not None:
         models = kept_models(args.generators, args.targets)
     else:
-        models = {"dense": (get_generator(NETG, ngf=NGF), {"target": 1.0, "weights": "untrained"})}
+        models = {"dense": (get_generator(args.netG, ngf=args.ngf), {"target": 1.0, "weights": "untrained"})}
         for ratio in args.targets:
             widths, how = searched_widths(args, ratio)
-            models[f"coronet@{ratio}"] = (get_generator(NETG, widths=widths, ngf=NGF),
+            models[f"coronet@{ratio}"] = (get_generator(args.netG, widths=widths, ngf=args.ngf),
                                           {"target": ratio, "widths": widths, "weights": "untrained", **how})
+    for ngf in args.student_ngf:  # the published students: the same family, uniformly thinner
+        models[f"ngf {ngf}"] = (get_generator(args.netG, ngf=ngf), {"target": None, "weights": "untrained"})
     calibration, check_images = input_images(args, "train", 16), input_images(args, "test")
     runners, rows = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,8 +181,8 @@ def main() -> None:
         env["executorch"] = version("executorch")
     write_result(args.out, {
         "environment": env,
-        "setup": {"generator": f"{NETG} ngf{NGF}", "size": list(size), "batch": 1, "runs": args.runs,
-                  "repeats": args.repeats, "warmup": args.warmup, "interleaved": True,
+        "setup": {"generator": f"{args.netG} ngf{args.ngf}", "size": list(size), "batch": 1,
+                  "runs": args.runs, "repeats": args.repeats, "warmup": args.warmup, "interleaved": True,
                   "threads": args.threads,
                   "onnxruntime": "CPUExecutionProvider, sequential, intra_op_num_threads=threads",
                   "int8": "static QDQ, per-channel int8 weights, uint8 activations, 16 calibration images",

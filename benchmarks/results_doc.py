@@ -55,6 +55,11 @@ SOURCES = {
     ),
     "latency.json": ("python benchmarks/latency.py --generators DIR --runs 20 (DIR: the --keep folder of "
                      "compress_edges2shoes_ngf64.json's run)", "163bccc"),
+    "latency_mobile.json": (
+        "python benchmarks/latency.py --netG mobile_resnet_9blocks --targets 0.0765 --student-ngf 16 "
+        "--dtypes fp32 int8 --runs 20 --out benchmarks/results/latency_mobile.json",
+        "0320960",
+    ),
     "compress_edges2shoes_ngf64.json": (
         "python benchmarks/compress_edges2shoes.py --ngf 64 --targets 0.25 0.1 --keep DIR "
         "--out benchmarks/results/compress_edges2shoes_ngf64.json",
@@ -193,13 +198,19 @@ def n_seeds(difference: dict) -> str:
 
 
 # ----------------------------------------------------------------------------- tables
-def latency() -> list[str]:
+def _model_name(key: str) -> str:
+    """'coronet@0.25' -> 'coronet 25%'; 'ngf 16' -> 'ngf 16, uniform'."""
+    if key.startswith("coronet@"):
+        return f"coronet {float(key.removeprefix('coronet@')) * 100:g}%"
+    return f"{key}, uniform" if key.startswith("ngf ") else key
+
+
+def latency(name: str = "latency.json") -> list[str]:
     """One row per generator and runtime: latency per data type, speed-ups, output PSNR."""
-    d = load("latency.json")
-    names = {"dense": "dense", "coronet@0.25": "coronet 25%", "coronet@0.1": "coronet 10%"}
+    d = load(name)
     runtimes = {"torch": "PyTorch eager", "onnx": "ONNX Runtime", "pte": "ExecuTorch (XNNPACK)"}
     rows = []
-    for name, m in d["models"].items():
+    for model, m in d["models"].items():
         lat, speed = m["latency_ms"], m["speedup_vs_dense"]
         over_fp32 = m.get("speedup_over_fp32", {})
         for runtime, label in runtimes.items():
@@ -222,7 +233,7 @@ def latency() -> list[str]:
                 prefix = "" if runtime == "onnx" else "pte_"
                 cells.append(" / ".join(f"{psnr[prefix + t]['psnr_db_vs_torch']:.1f}" if prefix + t in psnr
                                         else "–" for t in ("fp32", "fp16", "int8")))
-            first = [names.get(name, name), f"{m['macs'] / 1e9:.2f} G", f"{m['params'] / 1e6:.2f} M"]
+            first = [_model_name(model), f"{m['macs'] / 1e9:.2f} G", f"{m['params'] / 1e6:.2f} M"]
             rows.append((first if runtime == "torch" else ["", "", ""]) + [label] + cells)
     env, setup = d["environment"], d["setup"]
     versions = f"onnxruntime {env['onnxruntime']}"
@@ -231,12 +242,13 @@ def latency() -> list[str]:
     return table(["generator", "MACs", "params", "runtime", "FP32", "FP16", "INT8",
                   "PSNR vs PyTorch FP32, FP32 / FP16 / INT8 (dB)"], rows) + [
         "",
-        f"{env['device']}, {setup['threads']} threads, batch 1, {setup['size'][0]}×{setup['size'][1]}, "
+        f"`{setup['generator'].replace(' ngf', '`, ngf ')}; {env['device']}, {setup['threads']} threads, "
+        f"batch 1, {setup['size'][0]}×{setup['size'][1]}, "
         f"torch {env['torch']}, {versions}; median of {setup['runs']} interleaved runs "
         f"× {setup['repeats']} repeats; in brackets the speed-up over the dense model in the same "
         f"runtime and data type and, for FP16 and INT8, over the same model's FP32 in that runtime. "
         f"PSNR on {setup.get('psnr_images', 'two calibration images')}. Weights: "
-        f"{setup.get('weights', 'untrained')}. Source: {source('latency.json')}.",
+        f"{setup.get('weights', 'untrained')}. Source: {source(name)}.",
     ]
 
 
@@ -695,6 +707,7 @@ def sources() -> list[str]:
 
 TABLES: dict[str, Callable[[], list[str]]] = {
     "latency": latency,
+    "latency-mobile": lambda: latency("latency_mobile.json"),
     "train-step": train_step,
     "step-cost": step_cost,
     "gpu": gpu,
