@@ -99,6 +99,8 @@ def main() -> None:
     p.add_argument("--data", type=Path, default=DATA)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "latency.json")
     args = p.parse_args()
+    if "fp32" not in args.dtypes:
+        p.error("--dtypes must include fp32: every speed-up is against it")
     torch.manual_seed(0)
     size = (args.size, args.size)
 
@@ -152,26 +154,13 @@ def main() -> None:
                                                        / row["macs_reduction"])
         row["speedup_over_fp32"] = {f"{fmt}_{dtype}": median_of(
             t[f"{name}|{fmt}_fp32"]["median_ms"] / t[f"{name}|{fmt}_{dtype}"]["median_ms"] for t in repeats)
-            for fmt in args.formats for dtype in args.dtypes if "fp32" in args.dtypes}
-        row["int8_speedup_over_fp32"] = median_of(
-            t[f"{name}|onnx_fp32"]["median_ms"] / t[f"{name}|onnx_int8"]["median_ms"] for t in repeats)
-        if "pte" in args.formats:
-            row["pte_int8_speedup_over_fp32"] = median_of(
-                t[f"{name}|pte_fp32"]["median_ms"] / t[f"{name}|pte_int8"]["median_ms"] for t in repeats)
+            for fmt in args.formats for dtype in args.dtypes}
         if name != "dense":
             row["meets_70pct_criterion"] = row["fp32_speedup_share_of_macs_reduction"] >= 0.7
-        print(f"{name:14s} MACs {row['macs'] / 1e9:6.2f} G ({row['achieved_ratio']:.4f})  "
-              f"ORT FP32 {row['latency_ms']['onnx_fp32']['median_ms']:7.1f} ms "
-              f"(x{row['speedup_vs_dense']['onnx_fp32']:.2f} vs MACs x{row['macs_reduction']:.2f}; "
-              f"repeats {', '.join(f'{v:.2f}' for v in speedups['onnx_fp32'])})  "
-              f"INT8 {row['latency_ms']['onnx_int8']['median_ms']:7.1f} ms "
-              f"(x{row['int8_speedup_over_fp32']:.2f} over FP32)  "
-              f"torch {row['latency_ms']['torch']['median_ms']:7.1f} ms"
-              + (f"  ExecuTorch FP32 {row['latency_ms']['pte_fp32']['median_ms']:7.1f} ms, INT8 "
-                 f"{row['latency_ms']['pte_int8']['median_ms']:7.1f} ms "
-                 f"(x{row['pte_int8_speedup_over_fp32']:.2f}, "
-                 f"{row['export']['pte_int8']['psnr_db_vs_torch']:.1f} dB)" if "pte" in args.formats else ""),
-              flush=True)
+        cells = [f"{b} {row['latency_ms'][b]['median_ms']:.1f} ms (x{row['speedup_vs_dense'][b]:.2f} dense"
+                 + (f", x{row['speedup_over_fp32'][b]:.2f} FP32)" if b != "torch" else ")") for b in backends]
+        print(f"{name:14s} MACs {row['macs'] / 1e9:6.2f} G ({row['achieved_ratio']:.4f}); "
+              + ", ".join(cells), flush=True)
     import onnxruntime
 
     env = {**environment(), "threads": args.threads, "onnxruntime": onnxruntime.__version__}

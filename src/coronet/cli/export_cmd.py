@@ -10,7 +10,6 @@ import numpy as np
 from coronet.data import TransformConfig, list_images, load_rgb
 from coronet.data import transforms as T
 from coronet.deploy import DTYPES
-from coronet.deploy.executorch_export import require_executorch
 from coronet.deploy.formats import FORMATS
 from coronet.errors import ConfigError
 from coronet.gan import setup
@@ -73,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace, targets: dict[str, Path], folder: Path,
             run_dir: RunDir | None) -> dict[str, dict]:
     fmt = FORMATS[args.format]
-    if fmt.name == "pte":
-        require_executorch()
+    fmt.require()  # before any image is read
     results: dict[str, dict] = {}
     for name, meta_path in targets.items():
         size = read_generator_meta(meta_path).get("input_size") or 256

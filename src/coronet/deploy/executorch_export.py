@@ -9,7 +9,6 @@ PyTorch output. ExecuTorch is an optional install: `pip install "coronet[executo
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from coronet.deploy.onnx_export import DTYPES, ExportCheck
+from coronet.deploy.onnx_export import ExportCheck, check_export, check_request
 from coronet.deploy.rewrite import ExplicitInstanceNorm2d, rewrite_for_mobile
 from coronet.errors import ConfigError
 from coronet.files import atomic_write
@@ -69,13 +68,10 @@ def lower(generator: nn.Module, input_size: tuple[int, int], dtype: str = "fp32"
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}; choose one of {DTYPES}")
+    check_request(dtype, calibration)
     model = rewrite_for_mobile(generator.cpu())
     example = (torch.zeros(1, 3, *input_size),)
     if dtype == "int8":
-        if calibration is None or len(calibration) == 0:
-            raise ConfigError("INT8 export needs calibration images (real training images)")
         model = _quantized(model, example, calibration)
     elif dtype == "fp16":
         model = _Float32Io(model.half())
@@ -122,12 +118,6 @@ def export_pte(generator: nn.Module, path: str | Path, input_size: tuple[int, in
     generator = generator.eval().cpu()
     buffer = lower(generator, input_size, dtype, calibration)
     atomic_write(path, lambda tmp: tmp.write_bytes(buffer))
-    if check_images is None:
-        check_images = np.random.default_rng(0).uniform(-1, 1, (2, 3, *input_size)).astype(np.float32)
     run = pte_runner(path)
-    with torch.no_grad():
-        reference = generator(torch.from_numpy(check_images)).numpy()
-    out = np.concatenate([run(check_images[i:i + 1]) for i in range(len(check_images))])
-    mse = float(np.mean(((out - reference) / 2.0) ** 2))
-    return ExportCheck(str(path), dtype, 10 * math.log10(1.0 / max(mse, 1e-20)),
-                       float(np.abs(out - reference).max()), len(check_images))
+    return check_export(generator, path, dtype, input_size, check_images,
+                        lambda images: np.concatenate([run(images[i:i + 1]) for i in range(len(images))]))

@@ -11,7 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from coronet.deploy.executorch_export import export_pte, pte_latency_runner  # imports ExecuTorch lazily
+from coronet.deploy.executorch_export import (  # imports ExecuTorch lazily
+    export_pte,
+    pte_latency_runner,
+    require_executorch,
+)
 from coronet.deploy.latency import onnx_runner
 from coronet.deploy.onnx_export import DTYPES, ExportCheck, export_onnx
 
@@ -22,6 +26,7 @@ class DeployFormat:
     runtime: str  # what runs the file, as latency tables name it
     export: Callable[..., ExportCheck]  # (generator, path, size, dtype, calibration=, check_images=)
     runner: Callable[[Path, tuple[int, int], int], Callable[[], None]]  # (path, size, threads)
+    require: Callable[[], None] = lambda: None  # one line naming the extra when the runtime is missing
 
     def path(self, folder: Path, generator: str, dtype: str) -> Path:
         return folder / self.name / f"{generator}.{dtype}.{self.name}"
@@ -32,6 +37,6 @@ class DeployFormat:
 
 FORMATS = {f.name: f for f in (
     DeployFormat("onnx", "onnxruntime", export_onnx, onnx_runner),
-    DeployFormat("pte", "executorch", export_pte, pte_latency_runner),
+    DeployFormat("pte", "executorch", export_pte, pte_latency_runner, require_executorch),
 )}
 BACKENDS = ("torch", *(f.backend(d) for f in FORMATS.values() for d in DTYPES))

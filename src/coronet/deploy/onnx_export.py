@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,13 +99,10 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
 
     calibration / check_images: float32 arrays (N, 3, H, W) in [-1, 1] (INT8 needs calibration).
     """
-    if dtype not in DTYPES:
-        raise ConfigError(f"unknown dtype {dtype!r}; choose one of {DTYPES}")
+    check_request(dtype, calibration)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = generator.eval().cpu()
-    if dtype == "int8" and (calibration is None or len(calibration) == 0):
-        raise ConfigError("INT8 export needs calibration images (real training images)")
 
     def write(tmp: Path) -> None:  # into a temporary beside `path`, moved into place when complete
         if dtype == "fp32":
@@ -121,11 +119,28 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
             fp32.unlink(missing_ok=True)
 
     atomic_write(path, write)
+    return check_export(generator, path, dtype, input_size, check_images,
+                        lambda images: run_onnx(path, images))
+
+
+def check_request(dtype: str, calibration: np.ndarray | None) -> None:
+    """One line for an unknown data type or an INT8 export without calibration images."""
+    if dtype not in DTYPES:
+        raise ConfigError(f"unknown dtype {dtype!r}; choose one of {DTYPES}")
+    if dtype == "int8" and (calibration is None or len(calibration) == 0):
+        raise ConfigError("INT8 export needs calibration images (real training images)")
+
+
+def check_export(generator: nn.Module, path: Path, dtype: str, input_size: tuple[int, int],
+                 check_images: np.ndarray | None,
+                 run: Callable[[np.ndarray], np.ndarray]) -> ExportCheck:
+    """Compare the written file's output (`run` on (N, 3, H, W) images) with PyTorch's on
+    `check_images` (random ones in [-1, 1] when none are given)."""
     if check_images is None:
         check_images = np.random.default_rng(0).uniform(-1, 1, (2, 3, *input_size)).astype(np.float32)
     with torch.no_grad():
         reference = generator(torch.from_numpy(check_images)).numpy()
-    out = run_onnx(path, check_images)
+    out = run(check_images)
     mse = float(np.mean(((out - reference) / 2.0) ** 2))
     return ExportCheck(str(path), dtype, 10 * math.log10(1.0 / max(mse, 1e-20)),
                        float(np.abs(out - reference).max()), len(check_images))
