@@ -3,7 +3,9 @@
 Sections (ResNet-9 unless --netG says otherwise, batch 1; the models of a section alternate call by
 call in one process, so a noisy machine slows them alike; figures are medians):
   generator  the generator alone: zero_grad, forward, L1 loss, backward, Adam, and for the
-             hyper-model the controller's step. Dense against hyper-model.
+             hyper-model the controller's step. Dense against hyper-model. Then the floor: the
+             hypernetwork's own work (generation, its backward, Adam) and its Adam update alone,
+             timed beside the dense step, with a copy's bandwidth (`hypernetwork_floor`).
   pix2pix, cyclegan
              the whole GAN step as `coronet compress` runs it (`Trainer.train_step` on one fixed
              batch): the dense run, the search, fine-tuning the compact generators at 25% and 10% of
@@ -103,6 +105,19 @@ class GeneratorStep:
         self.opt.step()
         if self.ctl is not None:
             self.ctl.step(LR)
+
+    def hypernetwork_work(self) -> None:
+        """What the search adds to a dense step, without the convolutions: every kernel generated,
+        a fixed gradient taken back through the generation to the hypernetwork, the Adam update."""
+        layers = list(self.model.hyper_layers().values())
+        if not hasattr(self, "_kernel_grads"):
+            g = torch.Generator().manual_seed(2)
+            self._kernel_grads = [1e-6 * torch.randn(layer.masked_weight_and_bias()[0].shape, generator=g)
+                                  .to(self.x.device) for layer in layers]
+        self.opt.zero_grad(set_to_none=True)
+        kernels = [layer.masked_weight_and_bias()[0] for layer in layers]
+        torch.autograd.backward(kernels, self._kernel_grads)
+        self.opt.step()
 
 
 # ------------------------------------------------------------------ the GAN step
@@ -286,6 +301,42 @@ def time_pair(args, section: str, kind: str) -> dict:
             "dense_operators": ops["dense"]}
 
 
+def hypernetwork_floor(args) -> dict:
+    """The hypernetwork's own work per step, timed alone beside the dense generator step: generating
+    the kernels with their backward and the Adam update (`GeneratorStep.hypernetwork_work`), and the
+    Adam update alone. With the bandwidth of a copy measured in the same run, it says how far the
+    execution can go: fused Adam moves 28 bytes per parameter (parameter, gradient and both moments
+    read; parameter and moments written), a copy 8."""
+    torch.manual_seed(0)
+    dense, hyper = GeneratorStep(args, "dense"), GeneratorStep(args, "hyper")
+    n = sum(p.numel() for p in hyper.model.parameters())
+    src, dst = torch.ones(n, device=args.device), torch.zeros(n, device=args.device)
+    tasks = {"dense_step": dense, "hypernetwork_work": hyper.hypernetwork_work,
+             "adam_alone": hyper.opt.step, "copy": lambda: dst.copy_(src)}
+    for task in tasks.values():
+        for _ in range(args.warmup):
+            task()
+    times: dict[str, list[float]] = {k: [] for k in tasks}
+    for _ in range(args.reps):
+        for k, task in tasks.items():
+            times[k].append(timed(task, args.device))
+    ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
+    # the least the search adds with the math as it is: the Adam update, one read of the
+    # hypernetwork to generate and one write of its gradient (as many bytes as the copy moves)
+    floor = ms["adam_alone"] + ms["copy"]
+    out = {"hyper_model_parameters": n, "median_ms": ms, "floor_ms": floor,
+           "floor_over_dense": floor / ms["dense_step"],
+           "hypernetwork_work_over_dense": ms["hypernetwork_work"] / ms["dense_step"],
+           "adam_alone_over_dense": ms["adam_alone"] / ms["dense_step"],
+           "adam_GB_per_s": 28 * n / ms["adam_alone"] / 1e6, "copy_GB_per_s": 8 * n / ms["copy"] / 1e6}
+    print(f"floor {floor:.0f} ms ({out['floor_over_dense']:.2f} of a dense generator step of "
+          f"{ms['dense_step']:.0f} ms): Adam alone {ms['adam_alone']:.0f} ms at {out['adam_GB_per_s']:.0f} "
+          f"GB/s, copy {ms['copy']:.0f} ms at {out['copy_GB_per_s']:.0f} GB/s; the hypernetwork's work as "
+          f"executed {ms['hypernetwork_work']:.0f} ms ({out['hypernetwork_work_over_dense']:.2f})",
+          flush=True)
+    return out
+
+
 def run_section(args, section: str) -> dict:
     kinds = ["hyper"] if section == "generator" else [k for k in gan_kinds() if k != "dense"]
     kinds = [k for k in kinds if k == "hyper" or not args.kinds or k in args.kinds]
@@ -302,6 +353,8 @@ def run_section(args, section: str) -> dict:
                 row[f"{key.removesuffix('_bytes')}_over_dense"] = (
                     row["memory"][key] / base[key] if base[key] > 0 else None)
     out = {"rows": rows}
+    if section == "generator":
+        out["floor"] = hypernetwork_floor(args)
     if section != "generator" and {"search", "finetune@0.25", "omgd"} <= rows.keys():
         share = SEARCH_SHARE[section]
         # in dense steps: each kind's ratio was measured against its own dense partner
