@@ -75,6 +75,11 @@ SOURCES = {
         "--no-memory; h200: --device cuda --reps 20)",
         "a4ca8cf",
     ),
+    "train_step_floor_[S].json": (
+        "python benchmarks/train_step.py --size S --threads 2 --sections generator pix2pix cyclegan "
+        "--kinds search --no-memory (128: --reps 7 --warmup 2; 256: --reps 5 --warmup 1)",
+        "268348e",
+    ),
     "train_step_before_[D].json": (
         "the same with PYTHONPATH set to the src of 7aada79 (the execution before) and "
         "--kinds search --no-memory",
@@ -293,6 +298,40 @@ def train_step() -> list[str]:
         "ResNet-9 ngf 64, batch 1. Sources: "
         + ", ".join(source(f"train_step_{key}.json") for key, _ in STEP_RUNS) + "; before: "
         + ", ".join(source(f"train_step_before_{key}.json") for key, _ in STEP_RUNS) + ".",
+    ]
+
+
+def step_floor() -> list[str]:
+    """The least a search step can add with the hypernetwork as it is, against what it adds."""
+    rows = []
+    for size in (128, 256):
+        d = load(f"train_step_floor_{size}.json")
+        floor = d["generator"]["floor"]
+        ms = floor["median_ms"]
+        dense = {s: d[s]["rows"]["dense"]["median_ms"] for s in ("pix2pix", "cyclegan")}
+        dense["generator"] = ms["dense_step"]
+        # CycleGAN trains two hyper-generators: twice the floor
+        share = {s: floor["floor_ms"] * (2 if s == "cyclegan" else 1) / dense[s] for s in dense}
+        searched = {s: d[s]["rows"]["hyper" if s == "generator" else "search"]["over_dense"] for s in dense}
+        order = ("generator", "pix2pix", "cyclegan")
+        rows.append([
+            f"{size}×{size}",
+            " / ".join(f"{dense[s]:.0f}" for s in order) + " ms",
+            f"{ms['adam_alone']:.0f} ms ({floor['adam_GB_per_s']:.0f} GB/s)",
+            f"{ms['copy']:.0f} ms ({floor['copy_GB_per_s']:.0f} GB/s)",
+            " / ".join(f"{1 + share[s]:.2f}×" for s in order),
+            f"{ms['hypernetwork_work']:.0f} ms",
+            " / ".join(f"{searched[s]:.2f}×" for s in order),
+        ])
+    return table(["size", "dense step: generator / Pix2Pix / CycleGAN", "Adam update alone",
+                  "copy of as many floats", "floor, over dense: generator / Pix2Pix / CycleGAN",
+                  "hypernetwork's work as executed", "search / dense: generator / Pix2Pix / CycleGAN"],
+                 rows) + [
+        "",
+        "ResNet-9 ngf 64 (hyper-model: "
+        f"{load('train_step_floor_128.json')['generator']['floor']['hyper_model_parameters'] / 1e6:.1f} M "
+        "parameters), batch 1, 2 threads, every figure of a row from one process. Sources: "
+        + ", ".join(source(f"train_step_floor_{size}.json") for size in (128, 256)) + ".",
     ]
 
 
@@ -710,6 +749,7 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "latency-mobile": lambda: latency("latency_mobile.json"),
     "train-step": train_step,
     "step-cost": step_cost,
+    "step-floor": step_floor,
     "gpu": gpu,
     "compress": compress,
     "compress-ngf64": lambda: compress("compress_edges2shoes_ngf64.json"),
