@@ -92,6 +92,10 @@ class GeneratorStep:
         g = torch.Generator().manual_seed(1)
         self.x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
         self.y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
+        if kind == "hyper":  # fixed gradients of the generated kernels, for `hypernetwork_work`
+            with torch.no_grad():
+                self.kernel_grads = [1e-6 * torch.randn(layer.masked_weight_and_bias()[0].shape, generator=g)
+                                     .to(args.device) for layer in self.model.hyper_layers().values()]
 
     def release_gradients(self) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -109,14 +113,9 @@ class GeneratorStep:
     def hypernetwork_work(self) -> None:
         """What the search adds to a dense step, without the convolutions: every kernel generated,
         a fixed gradient taken back through the generation to the hypernetwork, the Adam update."""
-        layers = list(self.model.hyper_layers().values())
-        if not hasattr(self, "_kernel_grads"):
-            g = torch.Generator().manual_seed(2)
-            self._kernel_grads = [1e-6 * torch.randn(layer.masked_weight_and_bias()[0].shape, generator=g)
-                                  .to(self.x.device) for layer in layers]
         self.opt.zero_grad(set_to_none=True)
-        kernels = [layer.masked_weight_and_bias()[0] for layer in layers]
-        torch.autograd.backward(kernels, self._kernel_grads)
+        kernels = [layer.masked_weight_and_bias()[0] for layer in self.model.hyper_layers().values()]
+        torch.autograd.backward(kernels, self.kernel_grads)
         self.opt.step()
 
 
