@@ -303,10 +303,11 @@ def train_step() -> list[str]:
 
 def step_floor() -> list[str]:
     """The least a search step can add with the hypernetwork as it is, against what it adds."""
-    rows = []
+    rows, parameters = [], set()
     for size in (128, 256):
         d = load(f"train_step_floor_{size}.json")
         floor = d["generator"]["floor"]
+        parameters.add(floor["hyper_model_parameters"])
         ms = floor["median_ms"]
         dense = {s: d[s]["rows"]["dense"]["median_ms"] for s in ("pix2pix", "cyclegan")}
         dense["generator"] = ms["dense_step"]
@@ -329,8 +330,8 @@ def step_floor() -> list[str]:
                  rows) + [
         "",
         "ResNet-9 ngf 64 (hyper-model: "
-        f"{load('train_step_floor_128.json')['generator']['floor']['hyper_model_parameters'] / 1e6:.1f} M "
-        "parameters), batch 1, 2 threads, every figure of a row from one process. Sources: "
+        + " / ".join(f"{n / 1e6:.1f} M" for n in sorted(parameters))
+        + " parameters), batch 1, 2 threads, every figure of a row from one process. Sources: "
         + ", ".join(source(f"train_step_floor_{size}.json") for size in (128, 256)) + ".",
     ]
 

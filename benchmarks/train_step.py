@@ -276,19 +276,25 @@ def measure_memory_here(args, section: str, kind: str) -> dict:
             "activations_and_kernels_bytes": peak - grads}
 
 
+def interleaved(args, tasks: dict) -> dict[str, list[float]]:
+    """Each task warmed up, then timed call by call in turn, `args.reps` times (seconds)."""
+    for task in tasks.values():
+        for _ in range(args.warmup):
+            task()
+    times: dict[str, list[float]] = {k: [] for k in tasks}
+    for _ in range(args.reps):
+        for k, task in tasks.items():
+            times[k].append(timed(task, args.device))
+    return times
+
+
 def time_pair(args, section: str, kind: str) -> dict:
     """`kind` and a dense model of its own, built fresh, timed call by call: the ratio of medians.
     Pairs, not all models at once: with five models resident, a step also pays for the memory the
     others freed (page faults), which a real run, training one model, does not."""
     with tempfile.TemporaryDirectory() as tmp:
         steps = {k: build(args, section, k, Path(tmp)) for k in ("dense", kind)}
-        for step in steps.values():
-            for _ in range(args.warmup):
-                step()
-        times: dict[str, list[float]] = {k: [] for k in steps}
-        for _ in range(args.reps):
-            for k, step in steps.items():
-                times[k].append(timed(step, args.device))
+        times = interleaved(args, steps)
         ops = {k: operator_count(step) for k, step in steps.items()}
         del steps
         gc.collect()
@@ -306,19 +312,11 @@ def hypernetwork_floor(args) -> dict:
     Adam update alone. With the bandwidth of a copy measured in the same run, it says how far the
     execution can go: fused Adam moves 28 bytes per parameter (parameter, gradient and both moments
     read; parameter and moments written), a copy 8."""
-    torch.manual_seed(0)
     dense, hyper = GeneratorStep(args, "dense"), GeneratorStep(args, "hyper")
     n = sum(p.numel() for p in hyper.model.parameters())
     src, dst = torch.ones(n, device=args.device), torch.zeros(n, device=args.device)
-    tasks = {"dense_step": dense, "hypernetwork_work": hyper.hypernetwork_work,
-             "adam_alone": hyper.opt.step, "copy": lambda: dst.copy_(src)}
-    for task in tasks.values():
-        for _ in range(args.warmup):
-            task()
-    times: dict[str, list[float]] = {k: [] for k in tasks}
-    for _ in range(args.reps):
-        for k, task in tasks.items():
-            times[k].append(timed(task, args.device))
+    times = interleaved(args, {"dense_step": dense, "hypernetwork_work": hyper.hypernetwork_work,
+                               "adam_alone": hyper.opt.step, "copy": lambda: dst.copy_(src)})
     ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
     # the least the search adds with the math as it is: the Adam update, one read of the
     # hypernetwork to generate and one write of its gradient (as many bytes as the copy moves)
