@@ -49,6 +49,7 @@ from coronet.pruning import (
     resolve_budget,
     uniform_widths,
 )
+from coronet.pruning.hyperconv import FORMS
 
 
 @dataclass
@@ -138,11 +139,12 @@ def fit(g: nn.Module, task: Task, steps: int, lr: float, batch: int, seed: int,
 
 
 def search(task: Task, ratio: float, steps: int, lr: float, batch: int, seed: int,
-           config: ControllerConfig | None = None, hyper_lr_scale: float = 0.1) -> tuple[Generator, int]:
+           config: ControllerConfig | None = None, hyper_lr_scale: float = 0.1,
+           form: str = "lean") -> tuple[Generator, int]:
     """coronet's search from the teacher to `ratio` of its MACs; the compact generator and the
     steps the search took."""
     torch.manual_seed(seed)
-    hyper = hypernetize(task.teacher, init="dense")
+    hyper = hypernetize(task.teacher, form=form, init="dense")
     cost = hyper.cost_model(task.size)
     budget = resolve_budget(BudgetTarget("macs", ratio=ratio), cost, task.min_channels)
     config = config or ControllerConfig(min_channels=task.min_channels)
@@ -181,7 +183,7 @@ def run_seed(args, seed: int) -> dict:
     config = ControllerConfig(min_channels=task.min_channels, shrink=args.shrink,
                               importance_decay=args.importance_decay)
     compact, search_steps = search(task, ratio, args.search_steps, args.lr, args.batch, seed, config,
-                                   hyper_lr_scale=args.hyper_lr_scale)
+                                   hyper_lr_scale=args.hyper_lr_scale, form=args.hypernet)
     rows["coronet"] = {"error_after_search": error(compact, task), "search_steps": search_steps}
     fit(compact, task, args.steps - search_steps, args.lr, args.batch, seed + 1)
     found = compact.widths
@@ -203,7 +205,7 @@ def run_seed(args, seed: int) -> dict:
     return result
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--ngf", type=int, default=16)
@@ -217,6 +219,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=400, help="training steps of every row (search included)")
     p.add_argument("--search-steps", type=int, default=200, help="coronet's search budget")
     p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--hypernet", default="lean", choices=FORMS, help="the search's hypernetwork form")
     p.add_argument("--hyper-lr-scale", type=float, default=0.1,
                    help="the hypernetworks' share of the lr in the search (default: as from a dense model)")
     p.add_argument("--shrink", type=float, default=ControllerConfig.shrink, help="the controller's L1 step")
@@ -224,7 +227,16 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "planted.json")
-    args = p.parse_args()
+    return p
+
+
+def defaults() -> argparse.Namespace:
+    """The benchmark's settings as its command line defaults them (ablation.py runs the same task)."""
+    return parser().parse_args([])
+
+
+def main() -> None:
+    args = parser().parse_args()
     torch.set_num_threads(args.threads)
     seeds = [run_seed(args, s) for s in args.seeds]
     write_result(args.out, {"benchmark": "planted", "config": {k: str(v) if isinstance(v, Path) else v

@@ -46,6 +46,7 @@ from coronet.gan import setup
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
 from coronet.pruning import BudgetController, BudgetTarget, hypernetize, resolve_budget
+from coronet.pruning.hyperconv import FORMS
 
 LR = 2e-4
 WIDTHS = Path(__file__).parent / "results" / "latency.json"
@@ -82,7 +83,7 @@ class GeneratorStep:
     def __init__(self, args, kind: str) -> None:
         torch.manual_seed(0)
         dense = get_generator(args.netG, ngf=args.ngf)
-        self.model = (hypernetize(dense, embedding_dim=8) if kind == "hyper" else dense).to(args.device)
+        self.model = (hypernetize(dense, form=args.hypernet) if kind == "hyper" else dense).to(args.device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=LR, betas=(0.5, 0.999), fused=True)
         self.ctl = None
         if kind == "hyper":
@@ -102,6 +103,11 @@ class GeneratorStep:
 
     def gradient_bytes(self) -> int:
         return sum(p.numel() * p.element_size() for p in self.model.parameters() if p.requires_grad)
+
+    def generator_parameters(self) -> int:
+        """What the generator's optimiser trains (with its gradient and Adam's two moments: the
+        trainable state is four times this)."""
+        return sum(p.numel() for p in self.model.parameters() if p.requires_grad)
 
     def __call__(self) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -125,7 +131,8 @@ def config_for(args, model: str) -> RunConfig:
         "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
         "data.load_size": args.size, "data.crop_size": args.size, "data.preprocess": "resize",
         "data.flip": False, "data.batch_size": 1, "model.netG": args.netG, "model.ngf": args.ngf,
-        "model.ndf": args.ngf, "train.model": model, "train.device": args.device,
+        "model.ndf": args.ngf, "model.hypernet": args.hypernet, "train.model": model,
+        "train.device": args.device,
         "train.deterministic": False, "prune.ratio": 0.25,
         # long phases: the timed steps come before the search has thinned the model
         "train.search_steps": 10_000, "train.finetune_steps": 10_000})
@@ -170,6 +177,9 @@ class GanStep:
     def gradient_bytes(self) -> int:
         return sum(p.numel() * p.element_size() for opt in self._optimizers()
                    for group in opt.param_groups for p in group["params"])
+
+    def generator_parameters(self) -> int:
+        return sum(p.numel() for group in self.trainer.opt_G.param_groups for p in group["params"])
 
     def __call__(self) -> None:
         if self.student is None:
@@ -296,6 +306,7 @@ def time_pair(args, section: str, kind: str) -> dict:
         steps = {k: build(args, section, k, Path(tmp)) for k in ("dense", kind)}
         times = interleaved(args, steps)
         ops = {k: operator_count(step) for k, step in steps.items()}
+        params = {k: step.generator_parameters() for k, step in steps.items()}
         del steps
         gc.collect()
     medians = {k: 1e3 * statistics.median(t) for k, t in times.items()}
@@ -303,7 +314,9 @@ def time_pair(args, section: str, kind: str) -> dict:
             "over_dense": medians[kind] / medians["dense"], "raw_ms": [1e3 * x for x in times[kind]],
             "dense_raw_ms": [1e3 * x for x in times["dense"]], "operators": ops[kind],
             "operators_over_dense": ops[kind]["total"] / ops["dense"]["total"],
-            "dense_operators": ops["dense"]}
+            "dense_operators": ops["dense"], "generator_parameters": params[kind],
+            "dense_generator_parameters": params["dense"],
+            "generator_parameters_over_dense": params[kind] / params["dense"]}
 
 
 def hypernetwork_floor(args) -> dict:
@@ -340,7 +353,8 @@ def run_section(args, section: str) -> dict:
     rows = {k: time_pair(args, section, k) for k in kinds}
     first = rows[kinds[0]]
     rows = {"dense": {"median_ms": first["dense_median_ms"], "over_dense": 1.0,
-                      "operators": first["dense_operators"], "operators_over_dense": 1.0}, **rows}
+                      "operators": first["dense_operators"], "operators_over_dense": 1.0,
+                      "generator_parameters": first["dense_generator_parameters"]}, **rows}
     if not args.no_memory:
         for k in rows:
             rows[k]["memory"] = memory_alone(args, section, k)
@@ -371,6 +385,7 @@ def main() -> None:
     p.add_argument("--netG", default="resnet_9blocks",
                    help="the generator (mobile_resnet_9blocks shares ResNet-9's groups and widths)")
     p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--hypernet", default="lean", choices=FORMS, help="the search's hypernetwork form")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--reps", type=int, default=15)
     p.add_argument("--warmup", type=int, default=3)

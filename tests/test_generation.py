@@ -1,6 +1,7 @@
-"""Kernel generation: the hand-written backward against autograd, and one training step executed
-the fast way (one autograd function, kernels generated once per step) against the plain way
-(autograd through the three layers, kernels generated again in every forward pass)."""
+"""Kernel generation: the hand-written backwards against autograd, DHP's three layers collapsed into
+the lean form, and one training step executed the fast way (one autograd function, kernels
+generated once per step) against the plain way (autograd through the formula, kernels generated
+again in every forward pass)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import torch
 
 from coronet.gan.trainer import Trainer
 from coronet.pruning import HyperGenerator, hyperconv
-from coronet.pruning.generation import generate_kernel
+from coronet.pruning.generation import dhp_kernel, lean_kernel
 from test_training import tiny
 
 
-def plain_kernel(z_out, z_in, mask_out, mask_in, b0, w1, b1, w2, b2):
+def plain_dhp(z_out, z_in, mask_out, mask_in, b0, w1, b1, w2, b2):
     """DHP's three layers in plain autograd operations (the independent reference)."""
     latent = z_out[:, None] * z_in[None, :] + b0
     embedding = latent[..., None] * w1 + b1
@@ -23,36 +24,69 @@ def plain_kernel(z_out, z_in, mask_out, mask_in, b0, w1, b1, w2, b2):
     return kernel * (mask_out[:, None] * mask_in[None, :])[..., None]
 
 
-def _inputs(o: int = 5, i: int = 4, m: int = 3, k2: int = 9, dtype=torch.float64) -> list[torch.Tensor]:
+def plain_lean(z_out, z_in, mask_out, mask_in, a, c):
+    kernel = (z_out[:, None] * z_in[None, :])[..., None] * a + (0 if c is None else c)
+    return kernel * (mask_out[:, None] * mask_in[None, :])[..., None]
+
+
+PLAIN = {dhp_kernel: plain_dhp, lean_kernel: plain_lean}
+
+
+def _inputs(form, o: int = 5, i: int = 4, m: int = 3, k2: int = 9, dtype=torch.float64,
+            gated: bool = False) -> list[torch.Tensor | None]:
     g = torch.Generator().manual_seed(0)
-    shapes = [(o,), (i,), (o,), (i,), (o, i), (o, i, m), (o, i, m), (o, i, m, k2), (o, i, k2)]
-    xs = [torch.randn(s, generator=g, dtype=dtype) for s in shapes]
+    own = [(o, i), (o, i, m), (o, i, m), (o, i, m, k2), (o, i, k2)] if form is dhp_kernel else \
+        [(o, i, k2), (o, i, k2)]
+    xs = [torch.randn(s, generator=g, dtype=dtype) for s in [(o,), (i,), (o,), (i,)] + own]
     xs[2] = (torch.rand(o, generator=g, dtype=dtype) > 0.3).to(dtype) * xs[2]  # masks: some zero
-    return [x.requires_grad_() for x in xs]
+    xs = [x.requires_grad_() for x in xs]
+    return xs[:-1] + [None] if gated else xs
 
 
-def test_the_backward_is_the_gradient_of_the_forward():
-    assert torch.autograd.gradcheck(generate_kernel, _inputs(), eps=1e-6, atol=1e-7)
+FORMS = [(dhp_kernel, False), (lean_kernel, False), (lean_kernel, True)]
+IDS = ["dhp", "lean", "gated"]
 
 
-def test_values_and_gradients_equal_plain_autograd():
-    xs = _inputs(o=7, i=6, m=8, k2=9, dtype=torch.float32)
-    ys = [x.detach().clone().requires_grad_() for x in xs]
-    fast, plain = generate_kernel(*xs), plain_kernel(*ys)
+@pytest.mark.parametrize(("form", "gated"), FORMS, ids=IDS)
+def test_the_backward_is_the_gradient_of_the_forward(form, gated):
+    assert torch.autograd.gradcheck(form, _inputs(form, gated=gated), eps=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(("form", "gated"), FORMS, ids=IDS)
+def test_values_and_gradients_equal_plain_autograd(form, gated):
+    xs = _inputs(form, o=7, i=6, m=8, k2=9, dtype=torch.float32, gated=gated)
+    ys = [x.detach().clone().requires_grad_() if x is not None else None for x in xs]
+    fast, plain = form(*xs), PLAIN[form](*ys)
     torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
     weight = torch.randn_like(fast)
     (fast * weight).sum().backward()
     (plain * weight).sum().backward()
     for x, y in zip(xs, ys, strict=True):
-        torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-5)
+        if x is not None:
+            torch.testing.assert_close(x.grad, y.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_only_the_gradients_asked_for_are_computed():
-    xs = _inputs()
+@pytest.mark.parametrize(("form", "gated"), FORMS, ids=IDS)
+def test_only_the_gradients_asked_for_are_computed(form, gated):
+    xs = _inputs(form, gated=gated)
     for x in xs[:4] + xs[5:]:
-        x.requires_grad_(False)  # only B0 trains
-    generate_kernel(*xs).sum().backward()
-    assert xs[4].grad is not None and all(x.grad is None for x in xs[:4] + xs[5:])
+        if x is not None:
+            x.requires_grad_(False)  # only the first parameter trains
+    form(*xs).sum().backward()
+    assert xs[4].grad is not None and all(x.grad is None for x in xs[:4] + xs[5:] if x is not None)
+
+
+def test_dhps_three_layers_collapse_into_the_lean_form():
+    """DHP's hypernetwork is linear in z_out z_in: multiplied out, it is A z_out z_in + C with
+    A = W1 @ W2 and C = B0 A + B1 @ W2 + B2, the same kernel (and so the same function class)."""
+    z_out, z_in, mask_out, mask_in, b0, w1, b1, w2, b2 = _inputs(dhp_kernel, o=6, i=5, m=8, k2=9)
+    with torch.no_grad():
+        a = torch.einsum("oim,oimk->oik", w1, w2)
+        c = b0[..., None] * a + torch.einsum("oim,oimk->oik", b1, w2) + b2
+        for latents in [(z_out, z_in), (torch.randn(6, dtype=z_out.dtype), torch.zeros(5, dtype=z_in.dtype))]:
+            dhp = dhp_kernel(*latents, mask_out, mask_in, b0, w1, b1, w2, b2)
+            lean = lean_kernel(*latents, mask_out, mask_in, a, c)
+            torch.testing.assert_close(lean, dhp, rtol=1e-10, atol=1e-12)
 
 
 @contextmanager
@@ -82,18 +116,22 @@ def _record_gradients(trainer: Trainer) -> dict[str, torch.Tensor]:
     return seen
 
 
-@pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
-def test_a_training_step_computes_what_the_plain_execution_computes(tmp_path, model, monkeypatch):
-    cfg = tiny(tmp_path, model=model, search_steps=5)
+@pytest.mark.parametrize(("model", "form"), [("pix2pix", "lean"), ("cyclegan", "lean"), ("pix2pix", "dhp"),
+                                           ("cyclegan", "gated")])
+def test_a_training_step_computes_what_the_plain_execution_computes(tmp_path, model, form, monkeypatch):
+    cfg = tiny(tmp_path, model=model, search_steps=5).updated({"model.hypernet": form})
     fast, plain = Trainer(cfg, tmp_path / "fast"), Trainer(cfg, tmp_path / "plain")
     batch = next(plain.batches())
     grads = {"fast": _record_gradients(fast), "plain": _record_gradients(plain)}
     calls = []
-    monkeypatch.setattr(hyperconv, "generate_kernel", lambda *a: calls.append(1) or generate_kernel(*a))
+    for function in PLAIN:
+        monkeypatch.setattr(hyperconv, function.__name__,
+                            lambda *a, f=function: calls.append(1) or f(*a))
     fast.train_step(batch)
     layers = sum(len(g.hyper_layers()) for g in fast.generators.values())
     assert len(calls) == layers  # once per layer, however many passes the objective runs
-    monkeypatch.setattr(hyperconv, "generate_kernel", plain_kernel)
+    for function, plain_function in PLAIN.items():
+        monkeypatch.setattr(hyperconv, function.__name__, plain_function)
     monkeypatch.setattr(HyperGenerator, "reusing_kernels", _generate_each_pass)
     plain.train_step(batch)
     plain_kernels = {name: _kernels(plain, name) for name in plain.names}

@@ -45,7 +45,8 @@ class ModelConfig:
     netD: str = "basic"
     ndf: int = 64
     normD: Literal["instance", "batch", "none"] | None = None  # None: batch (Pix2Pix), instance (CycleGAN)
-    embedding_dim: int = 8
+    hypernet: Literal["lean", "dhp", "gated"] = "lean"  # how kernels are generated (docs/method.md)
+    embedding_dim: int = 8  # the dhp form's m
     init_from: str | None = None  # a dense generator checkpoint to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint
 
@@ -121,6 +122,15 @@ class RunConfig:
 def from_dict(data: Mapping[str, Any]) -> RunConfig:
     """Build a RunConfig from nested dicts (a preset, a run's config.json), refusing unknown keys."""
     return _merge(RunConfig(), data or {}, "")
+
+
+def from_saved(data: Mapping[str, Any]) -> RunConfig:
+    """The config a run saved (config.json, a checkpoint). Runs saved before `model.hypernet`
+    existed generated their kernels in DHP's form, so they continue in it."""
+    model = data.get("model") if isinstance(data, Mapping) else None
+    if isinstance(model, Mapping) and "hypernet" not in model:
+        data = {**data, "model": {**model, "hypernet": "dhp"}}
+    return from_dict(data)
 
 
 def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:

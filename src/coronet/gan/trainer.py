@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from coronet.config import RunConfig, apply_overrides, from_dict
+from coronet.config import RunConfig, apply_overrides, from_saved
 from coronet.errors import ConfigError
 from coronet.gan import setup
 from coronet.gan.checkpoint import load_checkpoint, save_checkpoint
@@ -73,7 +73,7 @@ class Trainer:
         for name in self.names:
             dense = setup.dense_generator(cfg, name)
             if compress:
-                hyper = hypernetize(dense, cfg.model.embedding_dim,
+                hyper = hypernetize(dense, cfg.model.hypernet, cfg.model.embedding_dim,
                                     init="dense" if self._init_source(name) else "scratch")
                 cost = hyper.cost_model(size)
                 budget = setup.budget_for(cfg, name, cost)  # refuses impossible targets now
@@ -412,7 +412,7 @@ class Trainer:
         which change how the run executes, not what it computes."""
         run_dir = Path(run_dir)
         state = load_checkpoint(run_dir / CHECKPOINT)
-        cfg = from_dict(state["config"])
+        cfg = from_saved(state["config"])
         if device is not None:
             cfg = cfg.updated({"train.device": device})
         for item in overrides or []:

@@ -98,11 +98,11 @@ class RunDir:
 
     def read_config(self):
         """The run's resolved configuration (config.json)."""
-        from coronet.config import from_dict
+        from coronet.config import from_saved
 
         data = self.read_json(CONFIG)
         try:
-            return from_dict(data)
+            return from_saved(data)
         except CoronetError as exc:
             raise CheckpointError(f"{self.file(CONFIG)} does not hold a valid configuration ({exc}); "
                                   "restore the file the run wrote") from None

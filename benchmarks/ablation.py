@@ -1,0 +1,331 @@
+"""Every part of the method measured for what it buys: the hypernetwork's form x the L1 step.
+
+Variants: the form {lean, dhp, gated} (`model.hypernet`) x the proximal L1 step {at its default,
+off} (`prune.shrink` 0.3 / 0). Sections, one seed per call; finished rows are kept in --work, so a
+rerun trains only what is missing:
+
+  planted  the planted architecture (planted.py): every variant searches from the teacher; the
+           oracle and uniform rows are trained once per seed and shared
+  scratch  edges2shoes-mini from scratch at 5% and 2.5% of the MACs (Pix2Pix, ResNet-9 ngf 32,
+           128x128, search <= 300 + 300 fine-tuning steps): every variant, uniform widths trained
+           from scratch as long, and the dense model (the resolution row)
+  trained  the scenario users come with: a dense generator trained for --dense-steps (once, seed 0,
+           shared by every seed) made small at 10% and 5%: every variant from it (`--init-from`);
+           the trained model magnitude-pruned to uniform widths and to the widths the default
+           variant found, each fine-tuned; uniform widths from scratch. Every row trains as many
+           steps in all as the default variant's run (search + fine-tuning); every discriminator
+           starts fresh, as `--init-from` gives only the generator
+  summary  every seed's rows aggregated (paired differences over seeds) into ablation.json
+
+Paired metrics (PSNR / SSIM / L1) on the 30 validation pairs and on the first 30 training pairs
+(fitting against generalising).
+
+    python benchmarks/ablation.py planted --seed 0
+    python benchmarks/ablation.py scratch --seed 0 --threads 1
+    python benchmarks/ablation.py trained --seed 0
+    python benchmarks/ablation.py summary
+    python benchmarks/ablation.py scratch --seed 0 --search-steps 20 --finetune-steps 10 --work /tmp/q
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from scipy import stats
+
+import baselines as B
+import planted as P
+from baselines_seeds import paired_difference
+from common import environment, write_result
+from coronet.models import load_generator
+from coronet.pruning import ControllerConfig, CostModel, magnitude_prune, uniform_widths
+
+RESULTS = Path(__file__).parent / "results"
+FORMS = ("lean", "dhp", "gated")
+SHRINKS = {"l1": ControllerConfig.shrink, "no-l1": 0.0}
+DEFAULT = "lean+l1"
+METRICS = ("psnr", "ssim", "l1")
+EVAL_PAIRS = 30
+
+
+def variants() -> dict[str, dict[str, object]]:
+    """{"lean+l1": {"form": "lean", "shrink": 0.3}, ...}"""
+    return {f"{form}+{l1}": {"form": form, "shrink": shrink}
+            for form in FORMS for l1, shrink in SHRINKS.items()}
+
+
+def variant_settings(variant: str) -> list[str]:
+    v = variants()[variant]
+    return [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
+
+
+# ---------------------------------------------------------------------------- planted
+def planted_seed(args) -> dict:
+    """Oracle and uniform rows once, then every variant's search from the teacher."""
+    p = P.defaults()
+    task = P.make_task(p.ngf, p.blocks, None, p.size, p.quiet_scale, p.min_channels, p.train_images,
+                       p.test_images, args.seed, p.noise)
+    cost = CostModel(task.teacher, task.size)
+    dense_w = task.teacher.widths
+    prunable = [g.name for g in task.teacher.layout.groups if g.prunable]
+    planted_macs = cost.macs(task.planted)
+    ratio = planted_macs / cost.macs(dense_w)
+    rows = {}
+    uniform = uniform_widths(cost, planted_macs, p.min_channels)
+    for name, widths in (("oracle", task.planted), ("uniform", uniform)):
+        student = magnitude_prune(task.teacher, widths).eval()
+        P.fit(student, task, p.steps, p.lr, p.batch, args.seed)
+        rows[name] = {"error": P.error(student, task), "widths": widths}
+    gap = rows["uniform"]["error"] - rows["oracle"]["error"]
+    planted_keep = P.keep_ratios(task.planted, dense_w, prunable)
+    out = {"seed": args.seed, "target_ratio": ratio, "oracle": rows["oracle"], "uniform": rows["uniform"],
+           "oracle_over_uniform": rows["oracle"]["error"] / rows["uniform"]["error"], "variants": {}}
+    for variant, v in variants().items():
+        start = time.perf_counter()
+        config = ControllerConfig(min_channels=p.min_channels, shrink=float(v["shrink"]))
+        compact, steps = P.search(task, ratio, p.search_steps, p.lr, p.batch, args.seed, config,
+                                  hyper_lr_scale=p.hyper_lr_scale, form=str(v["form"]))
+        P.fit(compact, task, p.steps - steps, p.lr, p.batch, args.seed + 1)
+        err = P.error(compact, task)
+        found_keep = P.keep_ratios(compact.widths, dense_w, prunable)
+        out["variants"][variant] = {
+            "error": err, "search_steps": steps, "widths": compact.widths,
+            "recovered": (rows["uniform"]["error"] - err) / gap if gap > 0 else None,
+            "spearman": float(stats.spearmanr(list(planted_keep.values()), list(found_keep.values()))[0]),
+            "wall_s": time.perf_counter() - start}
+        r = out["variants"][variant]
+        print(f"planted seed {args.seed} {variant}: recovered {r['recovered']:.2f}, spearman "
+              f"{r['spearman']:.2f}", flush=True)
+    return out
+
+
+# ---------------------------------------------------------------------------- edges2shoes-mini
+def pix2pix_args(args, settings: list[str]) -> argparse.Namespace:
+    """The namespace baselines.py's helpers read: edges2shoes-mini at the benchmark's size."""
+    return argparse.Namespace(data=args.data, size=args.size, batch=2, ngf=args.ngf, model="pix2pix",
+                              seed=args.seed, search_steps=args.search_steps,
+                              finetune_steps=args.finetune_steps, set=settings, work=args.work_seed)
+
+
+class Scorer:
+    """Paired metrics of a generator on the validation pairs and on the first training pairs."""
+
+    def __init__(self, args) -> None:
+        cfg = B.config(pix2pix_args(args, []))
+        train, test = B.setup.make_datasets(cfg)
+        subset = torch.utils.data.Subset(train, range(min(EVAL_PAIRS, len(train))))
+        self.loaders = {"val": torch.utils.data.DataLoader(test, batch_size=8),
+                        "train": torch.utils.data.DataLoader(subset, batch_size=8)}
+
+    def __call__(self, generator) -> dict:
+        return {split: B.paired_metrics(generator, loader) for split, loader in self.loaders.items()}
+
+
+def row(args, name: str, train_row, extra: dict, score: Scorer) -> dict:
+    """The saved row `name`, or trained now by `train_row()` (-> baselines.Trained), scored."""
+    ns = pix2pix_args(args, [])
+    if (saved := B.saved_row(ns, name)) is not None and "metrics" in saved:
+        return saved
+    result = B.save_row(ns, name, train_row(), extra)
+    result["metrics"] = score(load_generator(B.row_dir(ns, name) / "G_A.json"))
+    (B.row_dir(ns, name) / "row.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"  {name}: val PSNR {result['metrics']['val']['psnr']:.2f}, train PSNR "
+          f"{result['metrics']['train']['psnr']:.2f}", flush=True)
+    return result
+
+
+def coronet_row(args, variant: str, ratio: float, score: Scorer, init_from: Path | None = None) -> dict:
+    settings = variant_settings(variant) + ([f"model.init_from={init_from}"] if init_from else [])
+    cfg = B.config(pix2pix_args(args, settings), ratio=ratio)
+    return row(args, f"coronet[{variant}]@{ratio}", lambda: B.train(cfg, compress=True),
+               {"method": "coronet", "variant": variant, "target": ratio}, score)
+
+
+def plain_row(args, name: str, ratio: float, steps: int, generators, score: Scorer, method: str) -> dict:
+    """A plain training run of `steps`: the config's dense generator, or `generators()`."""
+    cfg = B.config(pix2pix_args(args, []), steps=steps)
+    return row(args, name, lambda: B.train(cfg, compress=False,
+                                           generators=generators() if generators else None),
+               {"method": method, "target": ratio}, score)
+
+
+def uniform_of(args, ratio: float) -> dict[str, int]:
+    return B.uniform_row_widths(B.config(pix2pix_args(args, [])), ratio)["G_A"]
+
+
+def uniform_scratch(args, ratio: float):
+    """A function making the generator at uniform widths for `ratio`, initialised with the seed."""
+    ns = pix2pix_args(args, [])
+    return lambda: B.fresh_generators(ns, B.config(ns), {"G_A": uniform_of(args, ratio)})
+
+
+def scratch_seed(args) -> dict:
+    score = Scorer(args)
+    rows = []
+    for ratio in args.targets:
+        rows += [coronet_row(args, v, ratio, score) for v in variants()]
+    steps = max(r["steps"] for r in rows)
+    rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
+    for ratio in args.targets:
+        default = next(r for r in rows if r.get("variant") == DEFAULT and r["target"] == ratio)
+        rows.append(plain_row(args, f"uniform@{ratio}", ratio, default["steps"], uniform_scratch(args, ratio),
+                              score, "uniform"))
+    return {"seed": args.seed, "rows": rows}
+
+
+def trained_dense(args, score: Scorer) -> tuple[Path, dict, dict]:
+    """The dense generator a user brings, trained once (seed 0) for --dense-steps, and the dense
+    model of a default run's length, which it must clearly beat."""
+    shared = argparse.Namespace(**{**vars(args), "seed": 0, "work_seed": args.work / "trained-dense"})
+    long = plain_row(shared, "dense-long", 1.0, args.dense_steps, None, score, "dense")
+    default_length = args.search_steps + args.finetune_steps
+    short = plain_row(shared, "dense-short", 1.0, default_length, None, score, "dense")
+    return B.row_dir(pix2pix_args(shared, []), "dense-long") / "G_A.safetensors", long, short
+
+
+def trained_seed(args) -> dict:
+    score = Scorer(args)
+    path, long, short = trained_dense(args, score)
+    dense = load_generator(path.with_suffix(".json"))
+    rows = []
+    for ratio in args.trained_targets:
+        found = [coronet_row(args, v, ratio, score, init_from=path) for v in variants()]
+        rows += found
+        default = next(r for r in found if r["variant"] == DEFAULT)
+        steps = default["steps"]
+        for name, widths in (("magnitude-uniform", uniform_of(args, ratio)),
+                             ("magnitude-coronet-widths", default["generators"]["G_A"]["widths"])):
+            rows.append(plain_row(args, f"{name}@{ratio}", ratio, steps,
+                                  lambda w=widths: {"G_A": magnitude_prune(dense.train(), w)}, score, name))
+        rows.append(plain_row(args, f"uniform-scratch@{ratio}", ratio, steps, uniform_scratch(args, ratio),
+                              score, "uniform-scratch"))
+    return {"seed": args.seed, "dense_long": long, "dense_short": short, "rows": rows}
+
+
+# ---------------------------------------------------------------------------- summary
+SECTIONS = ("planted", "scratch", "trained")
+PLAIN_ROWS = ("magnitude-uniform", "magnitude-coronet-widths", "uniform-scratch")
+SPLITS = ("val", "train")
+
+
+def pick(**match):
+    """A function giving a seed's row with these fields (None where the seed has none)."""
+    return lambda seed: next((r for r in seed["rows"] if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def differences(seeds: list[dict], row_of, baseline_of, split: str = "val") -> dict | None:
+    """Per metric, the paired difference row minus baseline over the seeds that have both."""
+    pairs = [(row_of(s), baseline_of(s)) for s in seeds]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if len(pairs) < 2:
+        return None
+    return {k: paired_difference([a["metrics"][split][k] - b["metrics"][split][k] for a, b in pairs])
+            | {"seeds": len(pairs)} for k in METRICS}
+
+
+def means(seeds: list[dict], row_of, split: str) -> dict | None:
+    rows = [r for r in map(row_of, seeds) if r is not None]
+    if not rows:
+        return None
+    return {k: statistics.mean(r["metrics"][split][k] for r in rows) for k in METRICS} | {"seeds": len(rows)}
+
+
+def targets(seeds: list[dict], method: str) -> list[float]:
+    return sorted({r["target"] for s in seeds for r in s["rows"] if r["method"] == method}, reverse=True)
+
+
+def planted_summary(seeds: list[dict]) -> dict:
+    return {"oracle_over_uniform": [p["oracle_over_uniform"] for p in seeds],
+            "variants": {v: {"recovered": [p["variants"][v]["recovered"] for p in seeds],
+                             "spearman": [p["variants"][v]["spearman"] for p in seeds]} for v in variants()}}
+
+
+def scratch_summary(seeds: list[dict]) -> dict:
+    out = {}
+    for ratio in targets(seeds, "coronet"):
+        uniform = pick(method="uniform", target=ratio)
+        default = pick(method="coronet", variant=DEFAULT, target=ratio)
+        found = {v: pick(method="coronet", variant=v, target=ratio) for v in variants()}
+        out[str(ratio)] = {
+            "resolution": differences(seeds, pick(method="dense"), uniform),
+            "variants": {v: {"minus_uniform": differences(seeds, of, uniform),
+                             "minus_default": differences(seeds, of, default)} for v, of in found.items()}}
+    return out
+
+
+def trained_summary(seeds: list[dict]) -> dict:
+    if not seeds:
+        return {}
+    out: dict = {"dense": {k: {split: seeds[0][k]["metrics"][split] for split in SPLITS}
+                           | {"steps": seeds[0][k]["steps"]} for k in ("dense_long", "dense_short")}}
+    for ratio in targets(seeds, "coronet"):
+        plain = {m: pick(method=m, target=ratio) for m in PLAIN_ROWS}
+        entry: dict = {"rows": {m: {split: means(seeds, of, split) for split in SPLITS}
+                                for m, of in plain.items()},
+                       "widths_matter": {split: differences(seeds, plain["magnitude-coronet-widths"],
+                                                            plain["magnitude-uniform"], split)
+                                         for split in SPLITS},
+                       "variants": {}}
+        for v in variants():
+            coronet = pick(method="coronet", variant=v, target=ratio)
+            entry["variants"][v] = {"mean": {split: means(seeds, coronet, split) for split in SPLITS}}
+            for m, of in plain.items():
+                for split in SPLITS:
+                    entry["variants"][v][f"minus_{m}_{split}"] = differences(seeds, coronet, of, split)
+        out[str(ratio)] = entry
+    return out
+
+
+def summary() -> dict:
+    loaded = {section: [json.loads(f.read_text())["result"] for f in
+                        sorted(RESULTS.glob(f"ablation_{section}_seed*.json"))] for section in SECTIONS}
+    return {"variants": list(variants()), "default": DEFAULT,
+            "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
+            "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),
+            "trained": trained_summary(loaded["trained"])}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("section", choices=("planted", "scratch", "trained", "summary"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--ngf", type=int, default=32)
+    p.add_argument("--targets", type=float, nargs="+", default=[0.05, 0.025], help="scratch section")
+    p.add_argument("--trained-targets", type=float, nargs="+", default=[0.1, 0.05], help="trained section")
+    p.add_argument("--search-steps", type=int, default=300)
+    p.add_argument("--finetune-steps", type=int, default=300)
+    p.add_argument("--dense-steps", type=int, default=2400, help="the trained dense generator's steps")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--data", type=Path, default=B.DATA / "edges2shoes-mini")
+    p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
+    p.add_argument("--out", type=Path, help="default: benchmarks/results/ablation_<section>[_seedN].json")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.section == "summary":
+        write_result(args.out or RESULTS / "ablation.json",
+                     {"benchmark": "ablation", "environment": environment(), "summary": summary()})
+        return
+    if args.section != "planted" and not args.data.is_dir():
+        raise SystemExit(f"{args.data} not found: give the edges2shoes-mini folder with --data")
+    lengths = f"{args.size}-{args.ngf}-{args.search_steps}-{args.finetune_steps}-{args.dense_steps}"
+    tag = hashlib.sha256(lengths.encode()).hexdigest()[:8]
+    args.work = args.work or Path(tempfile.gettempdir()) / "coronet-ablation" / tag
+    args.work_seed = args.work / f"{args.section}-seed{args.seed}"
+    run = {"planted": planted_seed, "scratch": scratch_seed, "trained": trained_seed}[args.section]
+    result = run(args)
+    config = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    write_result(args.out or RESULTS / f"ablation_{args.section}_seed{args.seed}.json",
+                 {"benchmark": f"ablation_{args.section}", "config": config, "environment": environment(),
+                  "result": result})
+
+
+if __name__ == "__main__":
+    main()
