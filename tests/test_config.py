@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
+from coronet.config import RunConfig, apply_overrides, from_dict, from_saved, list_presets, load_preset
 from coronet.errors import ConfigError
 from coronet.pruning import CostModel
 
@@ -117,3 +117,11 @@ def test_the_mobile_presets_compress_to_the_published_students_budget():
         budget = setup.budget_for(cfg, "G_A", cost)
         assert abs(budget.limit / 1.408e9 - 1) < 0.01 and budget.floor < budget.lower
         assert budget.ratio < 0.08  # of the 18.3 GMACs mobile ResNet at ngf 64
+
+
+def test_saved_configs_from_before_the_lean_form_keep_dhps_form():
+    saved = RunConfig().updated({"model.hypernet": "dhp"}).to_dict()
+    del saved["model"]["hypernet"]  # what a run folder of that time holds
+    assert from_saved(saved).model.hypernet == "dhp"
+    assert from_saved(RunConfig().to_dict()).model.hypernet == "lean"
+    assert from_dict({"model": {"ngf": 8}}).model.hypernet == "lean"  # a preset: the default

@@ -15,6 +15,7 @@ from coronet.eval.report import write_run_outputs
 from coronet.gan import Callback
 from coronet.gan.trainer import Trainer
 from coronet.models import load_generator
+from coronet.runs import CHECKPOINT
 
 CONTRACT = ("dense", "compressed", "achieved_ratio", "widths", "export_max_abs_diff")
 
@@ -117,6 +118,24 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, model, cra
             assert torch.equal(value, resumed.discriminators[name].state_dict()[key])
 
 
+def test_a_run_saved_before_the_lean_form_continues_in_dhps_form(tmp_path):
+    """Checkpoints written before `model.hypernet` existed hold DHP's parameters and no such field:
+    they resume in that form and finish as an uninterrupted DHP run does."""
+    cfg = tiny(tmp_path).updated({"model.hypernet": "dhp"})
+    whole, _ = _run(cfg, tmp_path / "whole")
+    with pytest.raises(_Crash):
+        Trainer(cfg, tmp_path / "old", callbacks=[CrashAt(12)]).run()
+    path = tmp_path / "old" / CHECKPOINT
+    state = torch.load(path, weights_only=True)
+    del state["config"]["model"]["hypernet"]
+    torch.save(state, path)
+    resumed = Trainer.resume(tmp_path / "old")
+    assert resumed.cfg.model.hypernet == "dhp"
+    resumed.run()
+    for key, value in whole.generators["G_A"].state_dict().items():
+        assert torch.equal(value, resumed.generators["G_A"].state_dict()[key]), key
+
+
 def test_translation_quality_visibly_improves_on_the_builtin_data(tmp_path):
     """Compressing while training on edges2shapes: the result beats the untrained generator."""
     from coronet.eval.report import evaluate_test_split
@@ -187,8 +206,11 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
         before = {n: p.detach().clone() for n, p in hyper.named_parameters()}
         trainer.train_step(next(trainer.batches()))
         moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in hyper.named_parameters()}
-        moves[scale] = {kind: max(v for n, v in moved.items() if kind in n) for kind in ("w2", "latents")}
-    assert moves[1.0]["w2"] > 5 * moves[0.1]["w2"]
+        generating = {n for n, p in hyper.named_parameters()
+                      if any(p is q for q in hyper.hypernetwork_parameters())}
+        moves[scale] = {"hyper": max(v for n, v in moved.items() if n in generating),
+                        "latents": max(v for n, v in moved.items() if "latents" in n)}
+    assert moves[1.0]["hyper"] > 5 * moves[0.1]["hyper"]
     assert moves[0.1]["latents"] > 0.5 * moves[1.0]["latents"]
 
 

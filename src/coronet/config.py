@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -133,6 +134,68 @@ def from_saved(data: Mapping[str, Any]) -> RunConfig:
     return from_dict(data)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric field takes: `low` to `high` (None: unbounded), each end included
+    unless marked open. Every number must also be finite."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def admits(self, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return False
+        return self.high is None or (value < self.high or (not self.high_open and value == self.high))
+
+    def describe(self) -> str:
+        if self.high is None:
+            return f"a finite number {'>' if self.low_open else '>='} {number(self.low)}"
+        return (f"in {'(' if self.low_open else '['}{number(self.low)}, {number(self.high)}"
+                f"{')' if self.high_open else ']'}")
+
+
+def number(value: float) -> str:
+    """A bound or value as a message shows it: integers whole, other numbers short."""
+    whole = math.isfinite(value) and value == int(value) and abs(value) < 1e15
+    return str(int(value)) if whole else f"{value:g}"
+
+
+SIDE = Range(1, 8192)  # image sides: far beyond the published 256-1024, below an exhausted memory
+SHARE = Range(0, 1, low_open=True)
+STEPS = Range(0, 1e9)
+# Every bounded field and the values it takes, checked whenever a config is built or changed.
+BOUNDS: dict[str, Range] = {
+    "data.load_size": SIDE, "data.crop_size": SIDE, "data.batch_size": Range(1, 65536),
+    "data.num_workers": Range(0, 1024), "data.max_train_items": Range(1),
+    "model.ngf": Range(1, 4096), "model.ndf": Range(1, 4096), "model.embedding_dim": Range(1, 1024),
+    "prune.ratio": SHARE, "prune.ratio_B": SHARE, "prune.absolute": Range(0, low_open=True),
+    "prune.tolerance": Range(0, 0.5), "prune.min_channels": Range(1), "prune.reach_fraction": SHARE,
+    "prune.shrink": Range(0, 10), "prune.importance_decay": Range(0, 1, high_open=True),
+    "train.lambda_L1": Range(0, 1e6), "train.lambda_cycle": Range(0, 1e6),
+    "train.lambda_identity": Range(0, 1e3), "train.pool_size": Range(0, 1e6),
+    "train.lr": Range(0, 1, low_open=True), "train.beta1": Range(0, 1, high_open=True),
+    "train.hyper_lr_scale": Range(0, 1e3, low_open=True),
+    "train.search_steps": STEPS, "train.finetune_steps": STEPS, "train.decay_steps": STEPS,
+    "train.search_epochs": Range(0, 1e6), "train.finetune_epochs": Range(0, 1e6),
+    "train.decay_epochs": Range(0, 1e6), "train.seed": Range(0, 2**32 - 1),
+    "train.log_every": Range(1), "train.sample_every": Range(0), "train.checkpoint_every": Range(0),
+}
+
+
+def check_bound(key: str, value: Any) -> Any:
+    """`value` if the field `key` takes it (None always passes: the field is unset)."""
+    bound = BOUNDS.get(key)
+    if bound is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if not bound.admits(value):
+        raise ConfigError(f"{key} must be {bound.describe()} (got {number(value)})")
+    return value
+
+
 def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:
     hints = get_type_hints(type(obj))
     names = [f.name for f in fields(obj)]
@@ -146,7 +209,7 @@ def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:
                 raise ConfigError(f"{prefix}{key} is a section: give its fields ({prefix}{key}.FIELD=...)")
             changes[key] = _merge(current, value, f"{prefix}{key}.")
         else:
-            changes[key] = convert(value, hints[key], f"{prefix}{key}")
+            changes[key] = check_bound(f"{prefix}{key}", convert(value, hints[key], f"{prefix}{key}"))
     return dataclasses.replace(obj, **changes)
 
 

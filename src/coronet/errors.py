@@ -24,6 +24,10 @@ class BudgetError(CoronetError):
     """A compression target cannot be met (<= 0, > 1, or below the never-pruned floor)."""
 
 
+class NonFiniteError(CoronetError):
+    """Weights, a loss or an exported model's output hold NaN or infinite values."""
+
+
 class CheckpointError(CoronetError):
     """A checkpoint or exported generator file is missing, corrupt or of the wrong kind."""
 

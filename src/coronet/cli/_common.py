@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -60,6 +61,10 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
     changes = {key: value for key, value in given.items() if value is not None}
     if compress:
         for metric, value in (("macs", args.target_macs), ("params", args.target_params)):
+            if value is not None and not (math.isfinite(value) and value > 0):
+                unit = "MACs" if metric == "macs" else "parameters"
+                raise ConfigError(f"--target-{metric} takes a share of the dense model's {unit} in (0, 1] "
+                                  f"or an absolute count above 1 (got {value:g})")
             if value is not None:  # a share of the dense cost up to 1, an absolute count above
                 changes |= {"prune.metric": metric, "prune.ratio": value if value <= 1 else None,
                             "prune.absolute": value if value > 1 else None}
@@ -72,12 +77,23 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
     return apply_overrides(cfg.updated(changes), args.set)
 
 
-def resolved(cfg: RunConfig) -> RunConfig:
+def check_before_start(cfg: RunConfig, compress: bool) -> RunConfig:
+    """The config with the reference's defaults filled in, refused here if the run would refuse it
+    (sizes, device, an impossible target), so that no run folder is made for it."""
+    from coronet.gan import setup
+
+    cfg = setup.resolve_defaults(cfg)
+    if compress:
+        setup.check_budgets(cfg)
+    return cfg
+
+
+def resolved(cfg: RunConfig, compress: bool = True) -> RunConfig:
     """The config as the run will use it: the reference's model-dependent defaults filled in and, where
     the data can be listed, epochs turned into steps (what `--dry-run` prints)."""
     from coronet.gan import setup
 
-    cfg = setup.resolve_defaults(cfg)
+    cfg = check_before_start(cfg, compress)
     t = cfg.train
     if any(e is not None for e in (t.search_epochs, t.finetune_epochs, t.decay_epochs)):
         try:
@@ -110,10 +126,20 @@ def create_run_dir(cfg: RunConfig, compress: bool, dist: DistContext) -> RunDir:
     return RunDir(holder[0])
 
 
+# Flags a resumed run cannot honour: it continues with the config it saved. --device, --dataroot
+# (the same data, moved) and the --set keys that change only how it executes are allowed.
+FIXED_ON_RESUME = ("config", "model", "direction", "netG", "ngf", "load_size", "crop_size", "batch_size",
+                   "target_macs", "target_params", "search_steps", "init_from", "finetune_steps", "out",
+                   "name", "seed")
+
+
 def check_resume_flags(args: argparse.Namespace) -> None:
-    """Refuse flags a resumed run would ignore; `--set` is checked by `Trainer.resume`, which lets
+    """Refuse every flag a resumed run would ignore; `--set` is checked by `Trainer.resume`, which lets
     through the keys that change only how the run executes (train.compile, data.num_workers)."""
-    ignored = [k for k in ("config", "model", "dataroot", "netG", "ngf") if getattr(args, k, None)]
+    ignored = [k for k in FIXED_ON_RESUME if getattr(args, k, None) is not None]
     if ignored:
-        raise ConfigError("--resume continues a run with its saved config; drop "
-                          + ", ".join(f"--{k}" for k in ignored))
+        steps = "--steps" if args.command == "train" else "--finetune-steps"
+        names = {"netG": "--netG", "finetune_steps": steps}
+        flags = ", ".join(names.get(k, "--" + k.replace("_", "-")) for k in ignored)
+        raise ConfigError(f"--resume continues a run with its saved config; {flags} cannot change there: "
+                          f"drop {'it' if len(ignored) == 1 else 'them'}, or start a new run")

@@ -9,15 +9,16 @@ import sys
 from coronet.cli._common import (
     add_run_flags,
     build_config,
+    check_before_start,
     check_resume_flags,
     create_run_dir,
     resolved,
 )
-from coronet.errors import CoronetError
 from coronet.eval.report import write_run_outputs
+from coronet.gan.checkpoint import load_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.trainer import Trainer
-from coronet.runs import CONFIG, LOCK, RunDir, write_text_atomically
+from coronet.runs import CHECKPOINT, CONFIG, RunDir, write_text_atomically
 
 DESCRIPTION = """Compress a Pix2Pix or CycleGAN generator while it trains: the search prunes
 channels through hypernetworks until the target is met exactly, the compact generator is
@@ -39,32 +40,39 @@ def run(args: argparse.Namespace) -> int:
     compress = args.command == "compress"
     if args.resume is not None:
         check_resume_flags(args)
-        dist = DistContext.from_environment(args.device or "cpu")
         run_dir = RunDir(args.resume)
+        if args.dry_run:  # what the run would continue with; the folder is only read
+            state = load_checkpoint(run_dir.file(CHECKPOINT))
+            print(Trainer.resumed_config(state, args.device, args.set, args.dataroot).to_json())
+            return 0
+        dist = DistContext.from_environment(args.device or "cpu")
         with _writing(run_dir, dist, "compress --resume"):
-            trainer = Trainer.resume(run_dir.path, dist=dist, device=args.device, overrides=args.set)
+            trainer = Trainer.resume(run_dir.path, dist=dist, device=args.device, overrides=args.set,
+                                     dataroot=args.dataroot)
+            if args.dataroot is not None and dist.is_main:  # later commands read the data's new place
+                write_text_atomically(run_dir.file(CONFIG), trainer.cfg.to_json() + "\n")
             print(f"resuming {run_dir} at step {trainer.step} ({trainer.phase})", file=sys.stderr)
             _train_and_report(trainer, run_dir, compress)
         return 0
     cfg = build_config(args, compress)
     if args.dry_run:
-        print(resolved(cfg).to_json())
+        print(resolved(cfg, compress).to_json())
         return 0
+    check_before_start(cfg, compress)
     dist = DistContext.from_environment(cfg.train.device)
     run_dir = create_run_dir(cfg, compress, dist)
+    trainer = None
     with _writing(run_dir, dist, "compress"):
         try:
-            trainer = Trainer(cfg, run_dir.path, compress=compress, dist=dist)  # checks the target first
-        except CoronetError:
-            if dist.is_main:  # the folder was made a moment ago and holds only the lock
-                run_dir.file(LOCK).unlink(missing_ok=True)
-                with contextlib.suppress(OSError):
-                    run_dir.path.rmdir()
+            trainer = Trainer(cfg, run_dir.path, compress=compress, dist=dist)
+            if dist.is_main:
+                write_text_atomically(run_dir.file(CONFIG), trainer.cfg.to_json() + "\n")
+            dist.barrier()
+            _train_and_report(trainer, run_dir, compress)
+        except BaseException:
+            if dist.is_main and (trainer is None or trainer.step == 0):
+                run_dir.discard()  # made by this command a moment ago; nothing to resume in it
             raise
-        if dist.is_main:
-            write_text_atomically(run_dir.file(CONFIG), trainer.cfg.to_json() + "\n")
-        dist.barrier()
-        _train_and_report(trainer, run_dir, compress)
     return 0
 
 

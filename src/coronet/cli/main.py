@@ -16,6 +16,7 @@ from coronet.cli import (
     translate_cmd,
 )
 from coronet.errors import CoronetError, describe_os_error
+from coronet.gan.stopping import terminate_as_interrupt
 
 SUBCOMMANDS = {"compress": compress_cmd, "data": data_cmd, "eval": eval_cmd, "export": export_cmd,
                "bench": bench_cmd, "profile": profile_cmd, "translate": translate_cmd}
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    terminate_as_interrupt()
     try:
         return int(COMMANDS[args.command].run(args) or 0)
     except CoronetError as exc:
@@ -45,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # read-only folder, full disk, ...: every write is atomic, nothing is lost
         print(f"coronet {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"coronet {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM (terminate_as_interrupt)
+        print(f"coronet {args.command}: interrupted" + (f": {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
 
 

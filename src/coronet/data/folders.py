@@ -24,8 +24,11 @@ class _Base(Dataset):
     def __init__(self, root: str | Path, cfg: T.TransformConfig, train: bool, direction: str,
                  seed: int, skip_bad_images: bool) -> None:
         self.root = Path(root)
+        if self.root.is_file():
+            raise DataError(f"dataset root {self.root} is a file; give the dataset folder with --dataroot")
         if not self.root.is_dir():
-            raise DataError(f"dataset root {self.root} does not exist; check --dataroot")
+            raise DataError(f"dataset root {self.root} does not exist; check --dataroot (a run whose data "
+                            f"moved continues with --resume RUN_DIR --dataroot NEW_FOLDER)")
         if direction not in DIRECTIONS:
             raise ConfigError(f"direction must be AtoB or BtoA (got {direction!r})")
         self.cfg = cfg if train else cfg.for_test()

@@ -68,7 +68,7 @@ def lower(generator: nn.Module, input_size: tuple[int, int], dtype: str = "fp32"
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
-    check_request(dtype, calibration)
+    check_request(dtype, calibration, generator)
     model = rewrite_for_mobile(generator.cpu())
     example = (torch.zeros(1, 3, *input_size),)
     if dtype == "int8":

@@ -21,8 +21,9 @@ import torch
 from torch import nn
 
 from coronet.deploy.latency import onnx_session
-from coronet.errors import ConfigError
+from coronet.errors import ConfigError, NonFiniteError
 from coronet.files import atomic_write
+from coronet.models import non_finite_entry
 
 DTYPES = ("fp32", "fp16", "int8")
 
@@ -99,7 +100,7 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
 
     calibration / check_images: float32 arrays (N, 3, H, W) in [-1, 1] (INT8 needs calibration).
     """
-    check_request(dtype, calibration)
+    check_request(dtype, calibration, generator)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     generator = generator.eval().cpu()
@@ -123,8 +124,12 @@ def export_onnx(generator: nn.Module, path: str | Path, input_size: tuple[int, i
                         lambda images: run_onnx(path, images))
 
 
-def check_request(dtype: str, calibration: np.ndarray | None) -> None:
-    """One line for an unknown data type or an INT8 export without calibration images."""
+def check_request(dtype: str, calibration: np.ndarray | None, generator: nn.Module | None = None) -> None:
+    """One line for an unknown data type, an INT8 export without calibration images, or a generator
+    whose weights are not finite (a diverged training)."""
+    if generator is not None and (bad := non_finite_entry(generator)) is not None:
+        raise NonFiniteError(f"{bad} of the generator holds NaN or infinite values; it is not exported "
+                             f"(the training diverged: lower the learning rate)")
     if dtype not in DTYPES:
         raise ConfigError(f"unknown dtype {dtype!r}; choose one of {DTYPES}")
     if dtype == "int8" and (calibration is None or len(calibration) == 0):
@@ -142,5 +147,8 @@ def check_export(generator: nn.Module, path: Path, dtype: str, input_size: tuple
         reference = generator(torch.from_numpy(check_images)).numpy()
     out = run(check_images)
     mse = float(np.mean(((out - reference) / 2.0) ** 2))
+    if not (np.isfinite(reference).all() and np.isfinite(out).all() and math.isfinite(mse)):
+        raise NonFiniteError(f"{path}: the exported model's output holds NaN or infinite values on the check "
+                             f"images, so the export failed its check; the file is not a usable model")
     return ExportCheck(str(path), dtype, 10 * math.log10(1.0 / max(mse, 1e-20)),
                        float(np.abs(out - reference).max()), len(check_images))

@@ -38,6 +38,14 @@ class RunLogger:
         with self.jsonl.open("a") as f:
             f.write(json.dumps(record) + "\n")
 
+    def note(self, step: int, text: str) -> None:
+        """A line for a person (a warning) in both logs."""
+        if not self.enabled:
+            return
+        self._tb.add_text("warnings", text, step)
+        with self.jsonl.open("a") as f:
+            f.write(json.dumps({"step": step, "time": time.time(), "warning": text}) + "\n")
+
     def image(self, step: int, tag: str, grid_hwc: np.ndarray) -> None:
         if self.enabled:
             self._tb.add_image(tag, grid_hwc, step, dataformats="HWC")

@@ -27,7 +27,7 @@ from coronet.models import (
     load_generator,
     load_reference_state_dict,
 )
-from coronet.pruning import Budget, BudgetTarget, ControllerConfig, resolve_budget
+from coronet.pruning import Budget, BudgetTarget, ControllerConfig, CostModel, resolve_budget
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -43,6 +43,7 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
     if cfg.data.batch_size < 1:
         raise ConfigError("data.batch_size must be >= 1")
     check_training_sizes(cfg)
+    check_device(t.device)
     if t.hyper_lr_scale is not None and not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
     for name in ("search_steps", "finetune_steps", "decay_steps"):
@@ -57,6 +58,28 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         # before the search has read which channels matter (docs/results.md, planted architecture)
         "train.hyper_lr_scale": t.hyper_lr_scale or (0.1 if m.init_from or m.init_from_B else 1.0),
     })
+
+
+def check_device(name: str) -> None:
+    """A device this machine has, or one line saying which it has."""
+    import torch
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"--device {name!r} is not a device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"--device {name}: this machine has no CUDA device PyTorch can use; run "
+                              f"with --device cpu")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"--device {name}: this machine has {count} CUDA device(s), cuda:0 to "
+                              f"cuda:{count - 1}")
+    elif device.type != "cpu" and device.type != "mps":
+        raise ConfigError(f"--device {name}: coronet trains on cpu or cuda (got {device.type})")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: this machine has no MPS device; run with --device cpu")
 
 
 def check_training_sizes(cfg: RunConfig) -> None:
@@ -160,6 +183,14 @@ def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:
     ratio = None if absolute is not None else (p.ratio_B if own_ratio else p.ratio)
     target = BudgetTarget(p.metric, ratio=ratio, absolute=absolute)
     return resolve_budget(target, cost_model, p.min_channels, p.tolerance)
+
+
+def check_budgets(cfg: RunConfig) -> None:
+    """Refuse a target no network of this layout can meet, before any data is read (what the run
+    would refuse at its start; `--dry-run` checks it too)."""
+    size = (cfg.data.crop_size, cfg.data.crop_size)
+    for name in generator_names(cfg):
+        budget_for(cfg, name, CostModel(get_generator(cfg.model.netG, **generator_options(cfg)), size))
 
 
 def controller_config(cfg: RunConfig) -> ControllerConfig:

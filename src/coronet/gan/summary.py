@@ -54,3 +54,4 @@ class RunSummary:
     generators: dict[str, GeneratorSummary]
     history: list[dict[str, float]] = field(default_factory=list)  # cost ratio per search step
     samples: np.ndarray | None = None  # the sample grid (uint8 HWC), input | output | target rows
+    warnings: list[str] = field(default_factory=list)  # a collapse the run saw (`health.Health`)

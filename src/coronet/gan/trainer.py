@@ -27,11 +27,13 @@ from coronet.errors import ConfigError
 from coronet.gan import setup
 from coronet.gan.checkpoint import load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
+from coronet.gan.health import Health, TrainingDiverged, losses_of, non_finite_weight
 from coronet.gan.hooks import Callback
 from coronet.gan.image_pool import ImagePool
 from coronet.gan.logger import RunLogger
 from coronet.gan.objectives import Pix2PixObjective
 from coronet.gan.schedule import learning_rate
+from coronet.gan.stopping import Interrupted, stop_requests
 from coronet.gan.summary import GeneratorSummary, Handover, RunSummary
 from coronet.models import save_generator
 from coronet.pruning import (
@@ -100,6 +102,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.handovers: dict[str, Handover] = {}
         self.logger: RunLogger | None = None
+        self.health = Health()
+        self.saved_step: int | None = None  # the step of the checkpoint on disk
         self.sample_batch = self._fixed_batch(self.test_set)
 
     def use_generators(self, generators: dict[str, nn.Module]) -> None:
@@ -247,30 +251,63 @@ class Trainer:
                    disable=not self.dist.is_main, dynamic_ncols=True, leave=False, mininterval=2.0)
         shown = self.phase
         try:
-            while self.phase != "done":
-                search_over = self._landed() or self.phase_step >= self.cfg.train.search_steps
-                if self.phase == "search" and search_over:
-                    self._export()
-                    bar.total = self.step + self.cfg.train.finetune_steps
-                    continue
-                if self.phase in ("finetune", "train") and self.phase_step >= self.cfg.train.finetune_steps:
-                    self._enter("done")
-                    continue
-                start = time.perf_counter()
-                values = self._train_step_or_explain(next(batches))
-                self.timing[f"{self.phase}_s"] += time.perf_counter() - start
-                self.step += 1
-                self.phase_step += 1
-                self.steps_done[self.phase] += 1
-                self._after_step(values)
-                bar.update(1)
-                if shown != self.phase:
-                    shown = self.phase
-                    bar.set_description(f"coronet {self.phase}")
+            with stop_requests() as stop:
+                while self.phase != "done":
+                    search_over = self._landed() or self.phase_step >= self.cfg.train.search_steps
+                    if self.phase == "search" and search_over:
+                        self._export()
+                        bar.total = self.step + self.cfg.train.finetune_steps
+                        continue
+                    tuning = self.phase in ("finetune", "train")
+                    if tuning and self.phase_step >= self.cfg.train.finetune_steps:
+                        self._enter("done")
+                        continue
+                    self._one_step(next(batches))
+                    bar.update(1)
+                    if shown != self.phase:
+                        shown = self.phase
+                        bar.set_description(f"coronet {self.phase}")
+                    if stop.requested:
+                        self.save()
+                        raise Interrupted(f"stopped at step {self.step} ({self.phase}) and checkpointed; "
+                                          f"continue with `coronet compress --resume {self.run_dir}`")
         finally:
             bar.close()
             self.logger.close()
         return self.summary()
+
+    def _one_step(self, batch: dict) -> None:
+        start = time.perf_counter()
+        values = self._train_step_or_explain(batch)
+        self.timing[f"{self.phase}_s"] += time.perf_counter() - start
+        self.step += 1
+        self.phase_step += 1
+        self.steps_done[self.phase] += 1
+        self._watch(values)
+        self._after_step(values)
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        kept = (f"the last finite checkpoint (step {self.saved_step}) stays in {self.run_dir}"
+                if self.saved_step is not None else "no checkpoint was written")
+        return TrainingDiverged(f"training diverged at step {self.step} ({self.phase}): {what}; {kept} and "
+                                f"nothing was exported. Start again with a lower learning rate "
+                                f"(--set train.lr=..., now {self.cfg.train.lr:g})")
+
+    def _watch(self, values: dict[str, float]) -> None:
+        """Stop on a non-finite loss; log a collapse warning (`health.Health`) once."""
+        try:
+            warning = self.health.check(self.step, losses_of(values))
+        except TrainingDiverged as exc:
+            raise self._diverged(str(exc)) from None
+        if warning and self.dist.is_main:
+            tqdm.write(f"coronet: warning: {warning}")
+            self.logger.note(self.step, warning)
+
+    def _check_finite(self) -> None:
+        """Every weight finite, or the run stops (before a checkpoint or an export is written)."""
+        bad = non_finite_weight({**self.generators, **self.discriminators})
+        if bad is not None:
+            raise self._diverged(f"{bad} holds NaN or infinite values")
 
     def _landed(self) -> bool:
         return all(ctl.landed for ctl in self.controllers.values())
@@ -305,9 +342,12 @@ class Trainer:
     def _export(self) -> None:
         """Search -> fine-tune: materialize each generator and check it against its hyper-model."""
         start = time.perf_counter()
+        self._check_finite()
         for name in self.names:
             hyper = self.generators[name]
-            status = self.controllers[name].status()
+            # a search that ended before it landed (no search steps, or fewer than it needed) lands
+            # now by the ranking: the exported model is never over the budget
+            status = self.controllers[name].land_now()
             if not self.dist.same_on_all_ranks(status.widths):
                 raise RuntimeError("pruning decisions differ between ranks")
             compact = materialize(hyper).to(self.device)
@@ -375,7 +415,8 @@ class Trainer:
                 budget=ctl.budget if ctl else None, handover=self.handovers.get(name))
         return RunSummary(config=self.cfg, compress=self.compress, phase=self.phase, step=self.step,
                           timing=dict(self.timing), steps=dict(self.steps_done), generators=gens,
-                          history=list(self.history), samples=self.sample_grid())
+                          history=list(self.history), samples=self.sample_grid(),
+                          warnings=list(self.health.warnings))
 
     # ----------------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
@@ -387,7 +428,7 @@ class Trainer:
         state = {
             "config": self.cfg.to_dict(), "compress": self.compress, "phase": self.phase,
             "step": self.step, "phase_step": self.phase_step, "epoch": self.epoch,
-            "batch_in_epoch": self.batch_in_epoch, "generators": gens,
+            "batch_in_epoch": self.batch_in_epoch, "train_items": len(self.train_set), "generators": gens,
             "discriminators": {n: d.state_dict() for n, d in self.discriminators.items()},
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
             "controllers": {n: c.state_dict() for n, c in self.controllers.items()},
@@ -395,33 +436,48 @@ class Trainer:
             "rng": torch.get_rng_state(), "timing": dict(self.timing),
             "steps_done": dict(self.steps_done), "history": list(self.history),
             "exports": {n: h.to_dict() for n, h in self.handovers.items()},
+            "health": self.health.state_dict(),
         }
         if torch.cuda.is_available():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
     def save(self) -> None:
+        self._check_finite()  # the checkpoint on disk stays the last finite one
         if self.dist.is_main:
             save_checkpoint(self.run_dir / CHECKPOINT, self.state_dict())
+        self.saved_step = self.step
         self.dist.barrier()
 
-    @classmethod
-    def resume(cls, run_dir: str | Path, dist: DistContext | None = None, device: str | None = None,
-               overrides: list[str] | None = None, callbacks: list[Callback] | None = None) -> Trainer:
-        """Continue a run with its saved config; `overrides` may change only RESUME_SETTABLE keys,
-        which change how the run executes, not what it computes."""
-        run_dir = Path(run_dir)
-        state = load_checkpoint(run_dir / CHECKPOINT)
+    @staticmethod
+    def resumed_config(state: dict[str, Any], device: str | None = None, overrides: list[str] | None = None,
+                       dataroot: str | None = None) -> RunConfig:
+        """The config a checkpoint continues with: its own, with the device, the data's new place and
+        the `overrides` of RESUME_SETTABLE keys (they change how the run executes, not what it
+        computes); any other override is refused."""
         cfg = from_saved(state["config"])
-        if device is not None:
-            cfg = cfg.updated({"train.device": device})
+        changes = {"train.device": device, "data.dataroot": dataroot}
+        cfg = cfg.updated({k: v for k, v in changes.items() if v is not None})
         for item in overrides or []:
             key = item.split("=", 1)[0].strip()
             if "=" in item and key not in RESUME_SETTABLE:  # a malformed item: apply_overrides says so
                 raise ConfigError(f"--resume continues a run with its saved config; --set {key} cannot "
                                   f"change there (only {', '.join(RESUME_SETTABLE)})")
-        cfg = apply_overrides(cfg, overrides or [])
+        return apply_overrides(cfg, overrides or [])
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, dist: DistContext | None = None, device: str | None = None,
+               overrides: list[str] | None = None, callbacks: list[Callback] | None = None,
+               dataroot: str | None = None) -> Trainer:
+        """Continue a run from its checkpoint (`resumed_config` says what may change)."""
+        run_dir = Path(run_dir)
+        state = load_checkpoint(run_dir / CHECKPOINT)
+        cfg = cls.resumed_config(state, device, overrides, dataroot)
         trainer = cls(cfg, run_dir, compress=state["compress"], dist=dist, callbacks=callbacks)
+        saved_items = state.get("train_items")
+        if dataroot is not None and saved_items is not None and saved_items != len(trainer.train_set):
+            raise ConfigError(f"--dataroot {dataroot} holds {len(trainer.train_set)} training items; the run "
+                              f"was trained on {saved_items}: point it at the same data")
         trainer.load_state_dict(state)
         return trainer
 
@@ -451,6 +507,8 @@ class Trainer:
         self.steps_done.update(state["steps_done"])
         self.history = list(state["history"])
         self.handovers = {n: Handover.from_dict(h) for n, h in state["exports"].items()}
+        self.health.load_state_dict(state.get("health", {}))
+        self.saved_step = self.step
 
 
 def eager(generator: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -13,6 +13,7 @@ from coronet.models.base import (
 from coronet.models.io import (
     load_generator,
     load_reference_state_dict,
+    non_finite_entry,
     read_generator_meta,
     save_generator,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "get_discriminator",
     "get_generator",
     "load_generator",
+    "non_finite_entry",
     "read_generator_meta",
     "load_reference_state_dict",
     "save_generator",

@@ -14,7 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coronet.errors import CheckpointError, CoronetError
+import torch
+
+from coronet.errors import CheckpointError, CoronetError, NonFiniteError
 from coronet.files import atomic_write, load_weights_only
 from coronet.models.base import Generator, get_generator
 
@@ -85,10 +87,23 @@ def _hint(state: Mapping[str, Any], generator: Generator) -> str:
     return "Check --netG and --ngf (and --set model.norm / model.use_dropout) against how it was trained"
 
 
+def non_finite_entry(module: torch.nn.Module) -> str | None:
+    """The name of the first parameter or buffer of `module` holding a NaN or an infinity, or None."""
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            return name
+    return None
+
+
 def save_generator(generator: Generator, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write `path.safetensors` and `path.json` atomically; returns the weights path."""
+    """Write `path.safetensors` and `path.json` atomically; returns the weights path. Weights that
+    are not finite are refused: they are a diverged training, not a model."""
     from safetensors.torch import save_file
 
+    bad = non_finite_entry(generator)
+    if bad is not None:
+        raise NonFiniteError(f"{bad} of the generator holds NaN or infinite values; {Path(path).name} is not "
+                             f"written (the training diverged: lower the learning rate)")
     base = Path(path)
     if base.suffix in (".safetensors", ".json"):
         base = base.with_suffix("")

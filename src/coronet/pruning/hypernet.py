@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from coronet.errors import NonFiniteError
+from coronet.models import non_finite_entry
 from coronet.models.base import Generator
 from coronet.models.layout import ChannelLayout
 from coronet.pruning.cost import CostModel
@@ -152,6 +154,9 @@ def materialize(hyper: HyperGenerator) -> Generator:
         if key not in filled:
             put(key, source[key])  # width-independent: copied as is (shape-checked)
     compact.load_state_dict(target)
+    if (bad := non_finite_entry(compact)) is not None:
+        raise NonFiniteError(f"the generated {bad} holds NaN or infinite values; no compact generator is "
+                             f"built from a diverged search (lower the learning rate)")
     return compact.train(hyper.training)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -92,8 +93,9 @@ class RunDir:
         return data
 
     def write_json(self, name: str, data: dict[str, Any]) -> Path:
+        """Strict JSON: a NaN or infinite number is written as null (JSON has no such numbers)."""
         path = self.file(name)
-        write_text_atomically(path, json.dumps(data, indent=2) + "\n")
+        write_text_atomically(path, json.dumps(strict_json(data), indent=2, allow_nan=False) + "\n")
         return path
 
     def read_config(self):
@@ -123,6 +125,13 @@ class RunDir:
         from coronet.runs.markdown import markdown
 
         write_text_atomically(self.file(REPORT_MD), markdown(report or self.read_report()))
+
+    def discard(self) -> None:
+        """Remove this folder and everything in it: only for one the current command created and that
+        holds nothing a resume could use (it failed before its first step)."""
+        import shutil
+
+        shutil.rmtree(self.path, ignore_errors=True)
 
     # ---------------------------------------------------------------- one writer at a time
     @contextlib.contextmanager
@@ -165,6 +174,17 @@ def exported_generators(run: RunDir) -> dict[str, Path]:
                                   f"`coronet compress --resume {run.path}` to write it again")
         files[name] = meta
     return files
+
+
+def strict_json(value: Any) -> Any:
+    """`value` with every non-finite float replaced by None, in every nested list and dict."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def write_text_atomically(path: Path, text: str) -> None:
