@@ -177,3 +177,36 @@ def test_bench_command_compares_two_runs_interleaved(runs, capsys):
     assert "![latency against MACs](latency_G_A.png)" in (run_dir / "report.md").read_text()
     assert main(["bench", str(dense_dir), "--backends", "onnxruntime-int8"]) == 2
     assert "coronet export" in capsys.readouterr().err
+
+
+def test_bench_without_vs_times_the_dense_model_of_the_same_architecture(runs, capsys):
+    run_dir, dense_dir = runs
+    assert main(["export", str(run_dir), "--dtype", "fp32", "--calibration-images", "4"]) == 0
+    capsys.readouterr()
+    assert main(["bench", str(run_dir), "--runs", "3", "--warmup", "1", "--threads", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["reference"] == "dense"
+    assert set(result["latency_ms"]) == {"run|torch", "run|onnxruntime-fp32", "dense|torch",
+                                         "dense|onnxruntime-fp32"}
+    assert set(result["speedup"]) == {"torch", "onnxruntime-fp32"}
+    dense_macs = json.loads((dense_dir / "report.json").read_text())["generators"]["G_A"]["dense"]["macs"]
+    assert result["models"]["dense"]["macs"] == dense_macs  # the same architecture, dense
+    assert result["models"]["run"]["name"] == run_dir.name
+    markdown = (run_dir / "report.md").read_text()
+    assert f"| {run_dir.name} | torch |" in markdown and "| dense | onnxruntime-fp32 |" in markdown
+    assert "Speed-up over dense in torch" in markdown
+
+
+def test_a_noisy_timing_is_flagged_in_the_output_and_the_report(runs, capsys, monkeypatch):
+    from coronet.cli import bench_cmd
+
+    def spread(runners, runs, warmup, progress=None):
+        return {k: {"median_ms": 10.0, "p10_ms": 5.0, "p90_ms": 20.0, "runs": runs} for k in runners}
+
+    monkeypatch.setattr(bench_cmd, "measure_interleaved", spread)
+    run_dir, _ = runs
+    capsys.readouterr()
+    assert main(["bench", str(run_dir), "--runs", "2", "--warmup", "0", "--backends", "torch"]) == 0
+    out = capsys.readouterr().out
+    assert "NOISY" in out and "p90/p10 above 1.5" in out
+    assert "Noisy timings" in (run_dir / "report.md").read_text()

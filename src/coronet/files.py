@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +28,29 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write(Path(tmp))
+        try:
+            write(Path(tmp))
+        except OSError:
+            raise
+        except Exception as exc:  # torch and safetensors report a full disk in errors of their own
+            if _disk_full(path.parent, exc):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+            raise
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _disk_full(folder: Path, exc: Exception) -> bool:
+    """Whether a failed write failed for want of space (its message says so, or the disk is full)."""
+    if "No space left" in str(exc):
+        return True
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
 
 
 def load_weights_only(path: Path, what: str, missing: str) -> Any:
@@ -51,10 +70,14 @@ def load_weights_only(path: Path, what: str, missing: str) -> Any:
 
 
 def _unpickling_reason(text: str) -> str:
-    """The line of torch's weights-only refusal that says what it met, without its advice to load
-    with `weights_only=False` (which would execute whatever the file holds)."""
+    """What torch's weights-only refusal met (e.g. "Unsupported global: GLOBAL __main__.P"), without
+    its advice to load with `weights_only=False` (which would execute whatever the file holds) or to
+    allow-list the class."""
     for line in text.splitlines():
-        line = line.removeprefix("WeightsUnpickler error:").strip()
-        if line and not line.startswith(("Weights only load failed", "Check the documentation")):
-            return line
-    return ""
+        line = line.strip()
+        if "WeightsUnpickler error:" in line:
+            line = line.split("WeightsUnpickler error:", 1)[1].strip()
+            return line.split(" was not an allowed global")[0].split(". Please")[0].strip()
+    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    advice = ("weights_only", "Weights only load failed", "trust", "torch.load")
+    return "" if any(a in first for a in advice) else first

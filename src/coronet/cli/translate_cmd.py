@@ -78,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
                           "inputs. Give another folder")
     files = list_images(args.input_dir, "input image", "INPUT_DIR")
     targets = output_paths(files, args.input_dir, args.output_dir)
+    present = [t for t in targets.values() if t.exists() or t.is_symlink()]
+    if present:
+        more = f" (and {len(present) - 1} more)" if len(present) > 1 else ""
+        raise ConfigError(f"{present[0]}{more} already exists; translate writes only files that are not "
+                          f"there yet: give an empty or new OUTPUT_DIR, or move those files")
     rule = size_rule(meta["name"])
     written, skipped, rounded = 0, [], 0
     with torch.no_grad():

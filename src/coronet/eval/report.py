@@ -107,13 +107,38 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
         "config": cfg.to_dict(),
     }
     if summary.samples is not None:
-        atomic_write(run_dir / "samples.png",
-                     lambda tmp: Image.fromarray(summary.samples).save(tmp, format="PNG"))
+        picture = labelled_samples(summary.samples, cfg.data.crop_size, cfg.train.model)
+        atomic_write(run_dir / "samples.png", lambda tmp: picture.save(tmp, format="PNG"))
     if summary.compress:
         _plot_ratio(summary, run_dir / "cost_ratio.png")
     _plot_widths(gens, run_dir / "widths.png")
     # the sections `eval`, `export` and `bench` added stay; resuming a finished run recomputes the rest
     return RunDir(run_dir).update_report(report)
+
+
+SAMPLE_LABELS = {"pix2pix": ("input", "output", "target"),
+                 "cyclegan": ("input", "translated", "translated back")}
+SAMPLE_CELL = 128  # the least a person sees a sample at (pixels per side)
+
+
+def labelled_samples(grid: np.ndarray, cell: int, model: str) -> Image.Image:
+    """The sample grid (rows of input | output | third, `cell` pixels each) enlarged by a whole
+    factor to at least SAMPLE_CELL pixels per image, nearest-neighbour (no detail invented), with a
+    label over each column."""
+    scale = max(1, -(-SAMPLE_CELL // cell))
+    image = Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST)
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.load_default(size=16)
+    band = 26
+    out = Image.new("RGB", (image.width, image.height + band), "white")
+    out.paste(image, (0, band))
+    draw = ImageDraw.Draw(out)
+    width = cell * scale
+    for i, label in enumerate(SAMPLE_LABELS.get(model, SAMPLE_LABELS["pix2pix"])):
+        left, _, right, _ = draw.textbbox((0, 0), label, font=font)
+        draw.text((i * width + (width - (right - left)) / 2, 4), label, fill="black", font=font)
+    return out
 
 
 def _plot_ratio(summary: RunSummary, path: Path) -> None:

@@ -23,7 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from coronet.config import RunConfig, apply_overrides, from_saved
-from coronet.errors import ConfigError
+from coronet.errors import CheckpointError, ConfigError
 from coronet.gan import setup
 from coronet.gan.checkpoint import load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
@@ -478,7 +478,13 @@ class Trainer:
         if dataroot is not None and saved_items is not None and saved_items != len(trainer.train_set):
             raise ConfigError(f"--dataroot {dataroot} holds {len(trainer.train_set)} training items; the run "
                               f"was trained on {saved_items}: point it at the same data")
-        trainer.load_state_dict(state)
+        try:
+            trainer.load_state_dict(state)
+        except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as exc:  # edited or foreign
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            raise CheckpointError(f"{run_dir / CHECKPOINT} does not hold the state of the run its config "
+                                  f"describes ({type(exc).__name__}: {reason}); restore the checkpoint "
+                                  f"this run wrote") from None
         return trainer
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

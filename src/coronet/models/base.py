@@ -86,8 +86,13 @@ def size_rule(name: str) -> SizeRule:
     return SIZE_RULES.get(name, SizeRule())
 
 
+MAX_SIDE = 8192  # image sides: far beyond the published 256-1024, short of exhausting a machine's memory
+
+
 def check_size(name: str, size: int, what: str) -> None:
     """One line when `size` (a crop or --size) is not one the generator `name` takes."""
+    if size > MAX_SIDE:
+        raise ConfigError(f"{what} {size} is larger than the {MAX_SIDE} pixels coronet takes per side")
     rule = size_rule(name)
     if not rule.fits(size):
         options = " or ".join(str(s) for s in rule.nearest(size))

@@ -18,7 +18,7 @@ import torch
 
 from coronet.errors import CheckpointError, CoronetError, NonFiniteError
 from coronet.files import atomic_write, load_weights_only
-from coronet.models.base import Generator, get_generator
+from coronet.models.base import MAX_SIDE, Generator, get_generator
 
 FORMAT = "coronet-generator"
 FORMAT_VERSION = 1
@@ -135,8 +135,10 @@ def read_generator_meta(path: str | Path) -> dict[str, Any]:
     if meta.get("format_version", 0) > FORMAT_VERSION:
         raise CheckpointError(f"{meta_path} was written by a newer coronet; upgrade coronet")
     size = meta.get("input_size")
-    if size is not None and (not isinstance(size, int) or size < 1):
-        raise CheckpointError(f"{meta_path} gives input_size {size!r}; it must be a positive integer")
+    whole = isinstance(size, int) and not isinstance(size, bool)
+    if size is not None and not (whole and 1 <= size <= MAX_SIDE):
+        raise CheckpointError(f"{meta_path} gives input_size {size!r}; it must be an integer from 1 to "
+                              f"{MAX_SIDE}")
     return meta
 
 

@@ -106,13 +106,20 @@ def _latency(latency: dict[str, Any] | None) -> list[str]:
                   f"{result['size'][0]}x{result['size'][1]}, median of {result['runs']} runs.", "",
                   "| model | runtime | median ms | p10 ms | p90 ms | output PSNR vs PyTorch FP32 |",
                   "|---|---|---|---|---|---|"]
+        names = {label: model.get("name", label) for label, model in result["models"].items()}
+        noisy = result.get("noisy", {})
         for key, t in result["latency_ms"].items():
             label, backend = key.split("|")
             psnr = result.get("psnr_db", {}).get(backend) if label == "run" else None
-            lines.append(f"| {label} | {backend} | {t['median_ms']:.2f} | {t['p10_ms']:.2f} | "
+            flag = " (noisy)" if key in noisy else ""
+            lines.append(f"| {names[label]} | {backend} | {t['median_ms']:.2f}{flag} | {t['p10_ms']:.2f} | "
                          f"{t['p90_ms']:.2f} | {f'{psnr:.1f} dB' if psnr is not None else '-'} |")
+        reference = names.get(result.get("reference", "vs"), "--vs")
         for backend, s in result.get("speedup", {}).items():
-            lines.append(f"\nSpeed-up of this run over --vs in {backend}: {s:.2f}x "
+            lines.append(f"\nSpeed-up over {reference} in {backend}: {s:.2f}x "
                          f"(MACs ratio {result['macs_ratio']:.2f}x).")
+        if noisy:
+            lines.append(f"\nNoisy timings (p90/p10 above 1.5: {', '.join(noisy)}): other programs shared "
+                         f"the CPU; time again on a quiet machine.")
         lines += ["", f"![latency against MACs](latency_{name}.png)", ""]
     return lines
