@@ -17,34 +17,40 @@ from coronet.runs import RunDir
 def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
     p.add_argument("--config", metavar="PRESET_OR_YAML",
                    help=f"a preset ({', '.join(list_presets())}) or a YAML file")
-    p.add_argument("--model", choices=("pix2pix", "cyclegan"))
-    p.add_argument("--dataroot", help="dataset folder (aligned or unaligned layout) or builtin:NAME")
-    p.add_argument("--direction", choices=("AtoB", "BtoA"))
-    p.add_argument("--netG", choices=list_generators())
-    p.add_argument("--ngf", type=int)
-    p.add_argument("--load-size", type=int)
-    p.add_argument("--crop-size", type=int)
-    p.add_argument("--batch-size", type=int)
+    d = RunConfig()  # what an unset flag leaves (a preset or --config may set it otherwise)
+    p.add_argument("--model", choices=("pix2pix", "cyclegan"), help=f"the GAN (default: {d.train.model})")
+    p.add_argument("--dataroot", help="dataset folder (aligned or unaligned layout) or builtin:NAME "
+                                      f"(default: {d.data.dataroot})")
+    p.add_argument("--direction", choices=("AtoB", "BtoA"), help=f"default: {d.data.direction}")
+    p.add_argument("--netG", choices=list_generators(), help=f"the generator (default: {d.model.netG})")
+    p.add_argument("--ngf", type=int, help=f"the dense generator's base width (default: {d.model.ngf})")
+    p.add_argument("--load-size", type=int, help=f"images are resized to this (default: {d.data.load_size})")
+    p.add_argument("--crop-size", type=int, help=f"then cropped to this (default: {d.data.crop_size})")
+    p.add_argument("--batch-size", type=int, help=f"default: {d.data.batch_size}")
     if compress:
         target = p.add_mutually_exclusive_group()
         target.add_argument("--target-macs", type=float, metavar="R",
-                            help="keep this share of the dense MACs (<= 1), or an absolute count (> 1)")
+                            help="keep this share of the dense MACs (<= 1), or an absolute count (> 1) "
+                                 f"(default: {d.prune.ratio})")
         target.add_argument("--target-params", type=float, metavar="R",
                             help="keep this share of the dense parameters (<= 1), or a count (> 1)")
-        p.add_argument("--search-steps", type=int, help="search budget (it ends once the target is met)")
+        p.add_argument("--search-steps", type=int, help="search budget (it ends once the target is met; "
+                                                        f"default: {d.train.search_steps})")
         p.add_argument("--init-from", metavar="DENSE.pth",
                        help="start from a trained dense generator (pytorch-CycleGAN-and-pix2pix layout)")
     p.add_argument("--finetune-steps" if compress else "--steps", dest="finetune_steps", type=int,
                    metavar="STEPS",
-                   help="fine-tuning steps after the search" if compress else "training steps")
-    p.add_argument("--out", help="folder that holds the run folders (default: runs)")
+                   help=("fine-tuning steps after the search" if compress else "training steps")
+                   + f" (default: {d.train.finetune_steps})")
+    p.add_argument("--out", help=f"folder that holds the run folders (default: {d.out})")
     p.add_argument("--name", help="run name (default: model-dataset-target)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help=f"cpu, cuda, cuda:1, ... (default: {d.train.device})")
+    p.add_argument("--seed", type=int, help=f"default: {d.train.seed}")
     p.add_argument("--resume", metavar="RUN_DIR", type=Path, help="continue an interrupted run")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config field, e.g. --set train.lr=1e-4 (repeatable)")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved config and exit (with --resume: what the run continues with)")
 
 
 def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from coronet.cli.arguments import reclaim_positional
 from coronet.deploy import DTYPES, measure_interleaved, torch_runner
 from coronet.deploy.formats import BACKENDS, FORMATS
 from coronet.errors import CheckpointError, ConfigError
@@ -29,25 +30,24 @@ from coronet.runs import RunDir, exported_generators
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("bench", help="CPU latency of exported generators in every runtime",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Median CPU latency at batch 1 after warm-up of a run's generator "
                                    "in PyTorch eager and, for each file `coronet export` wrote, in its "
                                    "runtime (onnxruntime, ExecuTorch), interleaved with the dense "
                                    "generator of the same architecture (or, with --vs, another run), "
                                    "and the speed-up beside the MACs ratio.")
-    p.add_argument("run", type=Path, metavar="RUN_DIR",
+    p.add_argument("run", type=Path, nargs="?", metavar="RUN_DIR",
                    help="a run folder, or one exported generator (.json)")
     p.add_argument("--vs", type=Path, metavar="RUN_DIR",
                    help="compare with this run folder or generator instead of the dense model")
-    p.add_argument("--generator", default="G_A", choices=("G_A", "G_B"))
+    p.add_argument("--generator", default="G_A", choices=("G_A", "G_B"), help="which generator of the run")
     p.add_argument("--size", type=int, help="input size (default: the training size)")
     p.add_argument("--threads", type=int, default=torch.get_num_threads(),
                    help="intra-op threads for both runtimes (default: %(default)s)")
-    p.add_argument("--runs", type=int, default=50)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--backends", nargs="+", choices=BACKENDS,
-                   help="default: torch and every exported file (onnxruntime-*, executorch-*)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--runs", type=int, default=50, help="timed calls per model (interleaved)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed calls per model first")
+    p.add_argument("--backends", nargs="+", metavar="BACKEND",
+                   help=f"some of {', '.join(BACKENDS)} (default: torch and every exported file)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _model(path: Path, generator: str) -> tuple[Path, RunDir | None, Path]:
@@ -93,6 +93,11 @@ def _runners(label: str, path: Path, args: argparse.Namespace, size: int) -> tup
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.backends is not None:
+        args.backends, args.run = reclaim_positional(args.backends, args.run, BACKENDS, "--backends",
+                                                     "RUN_DIR")
+    elif args.run is None:
+        raise ConfigError("give RUN_DIR (a run folder or an exported generator .json)")
     if args.runs < 1 or args.warmup < 0 or args.threads < 1:
         raise ConfigError("--runs and --threads must be >= 1 and --warmup >= 0")
     meta, run_dir, _ = _model(args.run, args.generator)

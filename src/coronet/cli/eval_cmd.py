@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from coronet.cli.arguments import reclaim_positional
 from coronet.errors import CheckpointError, ConfigError
 from coronet.eval import COUNTER, count_macs, count_params, fid
 from coronet.eval.evaluate import default_cache_dir, evaluate_generator
@@ -26,11 +27,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "report FID and KID (pytorch-fid Inception weights, as GAN Compression, "
                                    "OMGD and CAT compute them) and, for Pix2Pix, PSNR/SSIM/L1. Results "
                                    "are added to the run's report.json.")
-    p.add_argument("checkpoint", type=Path, help="a run folder, or one exported generator (.json)")
+    p.add_argument("checkpoint", type=Path, nargs="?", metavar="RUN_DIR",
+                   help="a run folder, or one exported generator (.json)")
     p.add_argument("--dataroot", help="dataset folder (default: the run's)")
     p.add_argument("--model", choices=("pix2pix", "cyclegan"), help="for a bare generator file")
     p.add_argument("--direction", choices=("AtoB", "BtoA"), help="default: the run's")
-    p.add_argument("--generator", nargs="+", choices=("G_A", "G_B"), help="default: all of the run's")
+    p.add_argument("--generator", nargs="+", metavar="G", help="G_A and/or G_B (default: all of the run's)")
     p.add_argument("--size", type=int, help="evaluation size (default: the training size)")
     p.add_argument("--fid-weights", type=Path, help="pt_inception-2015-12-05-6726825d.pth")
     p.add_argument("--no-fid", action="store_true", help="paired metrics only (no Inception weights)")
@@ -38,8 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="precomputed real statistics (.npz with mu, sigma; e.g. GAN Compression's "
                         "real_stat files) for one generator; KID is then skipped")
     p.add_argument("--stats-cache", type=Path, help=f"default: {default_cache_dir()}")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--batch-size", type=int, default=8, help="images per generator call")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
 
 
@@ -62,6 +64,11 @@ def _targets(args: argparse.Namespace) -> tuple[dict[str, Path], dict[str, Any],
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.generator is not None:
+        args.generator, args.checkpoint = reclaim_positional(args.generator, args.checkpoint, ("G_A", "G_B"),
+                                                             "--generator", "RUN_DIR")
+    elif args.checkpoint is None:
+        raise ConfigError("give RUN_DIR (a run folder or an exported generator .json)")
     files, run_settings, run_dir = _targets(args)
     with run_dir.writing("eval") if run_dir is not None else contextlib.nullcontext():
         return _evaluate(args, files, run_settings, run_dir)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from coronet.cli.arguments import reclaim_positional
 from coronet.data import TransformConfig, list_images, load_rgb
 from coronet.data import transforms as T
 from coronet.deploy import DTYPES
@@ -23,10 +25,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "of a run (or for one generator file): ONNX for onnxruntime, or an "
                                    "ExecuTorch program (.pte, XNNPACK) for phones; check each against "
                                    "the PyTorch output (PSNR) and record the checks in report.json.")
-    p.add_argument("run", type=Path, help="a run folder, or one exported generator (.json)")
+    p.add_argument("run", type=Path, nargs="?", metavar="RUN_DIR",
+                   help="a run folder, or one exported generator (.json)")
     p.add_argument("--format", default="onnx", choices=tuple(FORMATS),
                    help="onnx (onnxruntime) or pte (ExecuTorch; pip install \"coronet[executorch]\")")
-    p.add_argument("--dtype", nargs="+", default=["fp32"], choices=DTYPES)
+    p.add_argument("--dtype", nargs="+", default=["fp32"], metavar="DTYPE",
+                   help=f"one or more of {', '.join(DTYPES)}")
     p.add_argument("--calibration-images", type=int, default=32,
                    help="real training images used to calibrate INT8")
     p.add_argument("--images", type=Path,
@@ -50,6 +54,7 @@ def _run_images(run: RunDir, name: str, limit: int) -> tuple[np.ndarray, np.ndar
 
 
 def run(args: argparse.Namespace) -> int:
+    args.dtype, args.run = reclaim_positional(args.dtype, args.run, DTYPES, "--dtype", "RUN_DIR")
     if args.calibration_images < 1:
         raise ConfigError("--calibration-images must be at least 1")
     if args.run.is_dir():
@@ -83,6 +88,9 @@ def _export(args: argparse.Namespace, targets: dict[str, Path], folder: Path,
         else:
             calib, checks = _run_images(run_dir, name, args.calibration_images)
         for dtype in args.dtype:
+            print(f"{name} {dtype}: exporting for {fmt.runtime}"
+                  + (" (lowering to XNNPACK takes a minute or more)" if fmt.name == "pte" else "") + " ...",
+                  file=sys.stderr, flush=True)
             check = fmt.export(generator, fmt.path(folder, name, dtype), (size, size), dtype,
                                calibration=calib.astype(np.float32), check_images=checks.astype(np.float32))
             results.setdefault(name, {})[dtype] = {

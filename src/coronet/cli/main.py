@@ -15,6 +15,7 @@ from coronet.cli import (
     profile_cmd,
     translate_cmd,
 )
+from coronet.cli.arguments import CommandParser
 from coronet.errors import CoronetError, describe_os_error
 from coronet.gan.stopping import terminate_as_interrupt
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coronet",
         description="Compress image-to-image GANs to a budget you choose (CoroNetGAN).")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=CommandParser)
     for module in dict.fromkeys(SUBCOMMANDS.values()):
         module.add_parser(sub)
     return parser

@@ -20,8 +20,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("generator", nargs="?", type=Path,
                    help="an exported compact generator (.safetensors or .json); omit to profile "
                         "a dense --netG")
-    p.add_argument("--netG", default="resnet_9blocks", choices=list_generators())
-    p.add_argument("--ngf", type=int, default=64)
+    p.add_argument("--netG", default="resnet_9blocks", choices=list_generators(), help="the dense generator")
+    p.add_argument("--ngf", type=int, default=64, help="its base width")
     p.add_argument("--norm", default=None, choices=NORMS,
                    help="default: instance for ResNets, batch for U-Nets (the references')")
     p.add_argument("--size", type=int, default=256, help="square input size in pixels")

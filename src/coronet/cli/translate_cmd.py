@@ -25,9 +25,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(a .safetensors/.json file, or a run folder) and write a PNG for "
                                    "each to OUTPUT_DIR, at the same relative path. Inputs are never "
                                    "overwritten.")
-    p.add_argument("checkpoint", type=Path)
-    p.add_argument("input_dir", type=Path)
-    p.add_argument("output_dir", type=Path)
+    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR",
+                   help="a run folder, or one exported generator (.json)")
+    p.add_argument("input_dir", type=Path, metavar="INPUT_DIR", help="images to translate (subfolders too)")
+    p.add_argument("output_dir", type=Path, metavar="OUTPUT_DIR",
+                   help="where the PNGs go; files already there are never replaced")
     p.add_argument("--generator", default="G_A", choices=("G_A", "G_B"),
                    help="in a run folder: G_A (A to B) or, for CycleGAN, G_B (B to A)")
     size = p.add_mutually_exclusive_group()
@@ -37,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                            "takes (the reference's preprocess 'none')")
     p.add_argument("--skip-bad-images", action="store_true",
                    help="skip unreadable images with a warning instead of stopping")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
 
 
 def output_paths(files: list[Path], input_dir: Path, output_dir: Path) -> dict[Path, Path]:

@@ -9,7 +9,12 @@ PyTorch output. ExecuTorch is an optional install: `pip install "coronet[executo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +32,32 @@ MISSING = ("ExecuTorch is not installed; `pip install \"coronet[executorch]\"` a
 
 def require_executorch() -> None:
     try:
-        import executorch.exir  # noqa: F401
-        import executorch.runtime  # noqa: F401
+        with quiet():
+            import executorch.exir  # noqa: F401
+            import executorch.runtime  # noqa: F401
     except ImportError:
         raise ConfigError(MISSING) from None
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """ExecuTorch's native runtime logs CPU probing to the process's stderr and torchao warns through
+    torch's logging on import: silenced while inside (shown only if what runs inside fails)."""
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace")[-4000:])
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _quantized(model: nn.Module, example: tuple[torch.Tensor], calibration: np.ndarray) -> nn.Module:
@@ -86,7 +113,8 @@ def pte_runner(path: str | Path) -> Callable[[np.ndarray], np.ndarray]:
     require_executorch()
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(Path(path)).load_method("forward")
+    with quiet():
+        method = Runtime.get().load_program(Path(path)).load_method("forward")
 
     def run(x: np.ndarray) -> np.ndarray:
         return method.execute([torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))])[0].numpy()
@@ -116,7 +144,8 @@ def export_pte(generator: nn.Module, path: str | Path, input_size: tuple[int, in
     (N, 3, H, W) in [-1, 1]; random ones when none are given)."""
     path = Path(path)
     generator = generator.eval().cpu()
-    buffer = lower(generator, input_size, dtype, calibration)
+    with quiet():
+        buffer = lower(generator, input_size, dtype, calibration)
     atomic_write(path, lambda tmp: tmp.write_bytes(buffer))
     run = pte_runner(path)
     return check_export(generator, path, dtype, input_size, check_images,
