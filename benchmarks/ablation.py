@@ -283,13 +283,24 @@ def trained_summary(seeds: list[dict]) -> dict:
     return out
 
 
+def trainable_parameters(ngf: int = 64) -> dict[str, float]:
+    """Per form, what the search's generator optimiser trains over what the dense generator's does
+    (ResNet-9 at `ngf`; weights, gradients and both Adam moments scale alike)."""
+    from coronet.models import get_generator
+    from coronet.pruning import hypernetize
+
+    dense = get_generator("resnet_9blocks", ngf=ngf)
+    base = sum(p.numel() for p in dense.parameters())
+    return {form: sum(p.numel() for p in hypernetize(dense, form=form).parameters()) / base for form in FORMS}
+
+
 def summary() -> dict:
     loaded = {section: [json.loads(f.read_text())["result"] for f in
                         sorted(RESULTS.glob(f"ablation_{section}_seed*.json"))] for section in SECTIONS}
     return {"variants": list(variants()), "default": DEFAULT,
             "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
             "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),
-            "trained": trained_summary(loaded["trained"])}
+            "trained": trained_summary(loaded["trained"]), "trainable_over_dense": trainable_parameters()}
 
 
 def main() -> None:

@@ -737,6 +737,91 @@ def quality_extreme() -> list[str]:
     return _pairs(specs, ["psnr", "ssim", "l1"])
 
 
+VARIANT_NAMES = {"lean": "lean", "dhp": "DHP", "gated": "gated"}
+
+
+def _variant(v: str) -> str:
+    form, l1 = v.split("+")
+    return f"{VARIANT_NAMES[form]}, {'L1 step' if l1 == 'l1' else 'no L1 step'}"
+
+
+def _psnr(diff: dict | None) -> str:
+    return "–" if diff is None else f"{cell(diff['psnr'], 'psnr')}, n {n_seeds(diff['psnr'])}"
+
+
+def _step_ratio(form: str, size: int) -> str:
+    """The Pix2Pix search step over its dense step for `form` (train_step_<form>_<size>.json)."""
+    name = f"train_step_{form}_{size}.json"
+    if not (RESULTS / name).is_file():
+        return "–"
+    return f"{load(name)['pix2pix']['rows']['search']['over_dense']:.2f}×"
+
+
+def ablation() -> list[str]:
+    """Each variant of the method (form x L1 step) on every measure, from ablation.json."""
+    d = load("ablation.json")["summary"]
+    planted, scratch, trained = d["planted"], d["scratch"], d["trained"]
+    rows = []
+    for v in d["variants"]:
+        form = v.split("+")[0]
+        p = planted["variants"][v]
+        row = [_variant(v) + (" (default)" if v == d["default"] else ""),
+               f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS)]
+        row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in ("0.05", "0.025") if t in scratch]
+        row += [_psnr(trained[t]["variants"][v]["minus_magnitude-uniform_val"]) for t in ("0.1", "0.05")
+                if t in trained]
+        row += [_step_ratio(form, 128), _step_ratio(form, 256), f"{d['trainable_over_dense'][form]:.2f}×"]
+        rows.append(row)
+    header = ["variant", "planted: recovered / Spearman (worst of 3 seeds)"]
+    header += [f"from scratch {float(t):.1%}: ΔPSNR vs uniform".replace(".0%", "%") for t in ("0.05", "0.025")
+               if t in scratch]
+    header += [f"from a trained model {float(t):.0%}: ΔPSNR vs magnitude pruning" for t in ("0.1", "0.05")
+               if t in trained]
+    header += ["Pix2Pix search step / dense, 128²", "256²", "trainable state / dense"]
+    resolution = ["*resolution: dense − uniform*", "–"]
+    resolution += [_psnr(scratch[t]["resolution"]) for t in ("0.05", "0.025") if t in scratch]
+    resolution += ["–"] * (len(header) - len(resolution))
+    return table(header, rows + [resolution])
+
+
+def from_trained() -> list[str]:
+    """The scenario users come with: a trained dense generator made small, from ablation.json."""
+    d = load("ablation.json")["summary"]["trained"]
+    default = load("ablation.json")["summary"]["default"]
+    rows = []
+    for target in [t for t in ("0.1", "0.05") if t in d]:
+        e, pct = d[target], f"{float(target):.0%}"
+        means = {"coronet": e["variants"][default]["mean"], **e["rows"]}
+        labels = {"coronet": "coronet (search from the trained model, fine-tuned)",
+                  "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
+                  "magnitude-coronet-widths": "magnitude pruning to coronet's widths, fine-tuned",
+                  "uniform-scratch": "uniform widths from scratch"}
+        for key, label in labels.items():
+            m = means[key]
+            if m["val"] is None:
+                continue
+            rows.append([pct, label, str(m["val"]["seeds"]), f"{m['val']['psnr']:.2f}", f"{m['val']['ssim']:.3f}",
+                         f"{m['val']['l1']:.4f}", f"{m['train']['psnr']:.2f}"])
+        pairs = [("coronet − magnitude, uniform widths", e["variants"][default]["minus_magnitude-uniform_val"],
+                  e["variants"][default]["minus_magnitude-uniform_train"]),
+                 ("coronet − magnitude, coronet's widths", e["variants"][default]["minus_magnitude-coronet-widths_val"],
+                  e["variants"][default]["minus_magnitude-coronet-widths_train"]),
+                 ("*the width choice: magnitude at coronet's − at uniform widths*", e["widths_matter"]["val"],
+                  e["widths_matter"]["train"])]
+        for label, val, train in pairs:
+            if val is not None:
+                rows.append([pct, label, n_seeds(val["psnr"]), cell(val["psnr"], "psnr"), cell(val["ssim"], "ssim"),
+                             cell(val["l1"], "l1"), cell(train["psnr"], "psnr")])
+    dense = d["dense"]
+    for key, label in (("dense_long", "dense, trained long (the starting point)"),
+                       ("dense_short", "dense, trained as long as one compression run")):
+        m = dense[key]
+        rows.append(["100%", f"{label}: {m['steps']} steps", "1", f"{m['val']['psnr']:.2f}",
+                     f"{m['val']['ssim']:.3f}", f"{m['val']['l1']:.4f}", f"{m['train']['psnr']:.2f}"])
+    return table(["MACs", "model", "seeds", "PSNR (val)", "SSIM (val)", "L1 (val)", "PSNR (30 training pairs)"],
+                 rows)
+
+
 def sources() -> list[str]:
     rows = []
     for name, (command, _) in SOURCES.items():
@@ -761,6 +846,8 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "planted": planted,
     "search-diagnostics": search_diagnostics,
     "quality-extreme": quality_extreme,
+    "ablation": ablation,
+    "from-trained": from_trained,
     "sources": sources,
 }
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)

@@ -101,6 +101,7 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
                    "total_s": sum(t.values()),
                    "iterations": {"search": steps["search"], "finetune": steps["finetune"] + steps["train"]}},
         "exported": exported,
+        "warnings": list(summary.warnings),
         "input_size": list(size),
         "counter": COUNTER,
         "versions": versions(),
@@ -153,7 +154,8 @@ def _plot_ratio(summary: RunSummary, path: Path) -> None:
     ax.set_xlabel("search step")
     ax.set_ylabel(f"{summary.config.prune.metric} / dense")
     ax.set_ylim(0, 1.02)
-    ax.legend()
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
     ax.set_title("Cost during the search (band: landing window)")
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))

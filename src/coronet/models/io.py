@@ -53,6 +53,11 @@ def load_reference_state_dict(generator: Generator, path: str | Path) -> None:
     if problem:
         raise CheckpointError(f"{path} does not fit {generator.spec.name} with {generator.spec.kwargs}: "
                               f"{problem}. {_hint(state, generator)}")
+    bad = next((k for k, v in cleaned.items() if torch.is_tensor(v) and v.is_floating_point()
+                and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise NonFiniteError(f"{path} holds NaN or infinite values ({bad}): it is a diverged training, not a "
+                             f"model to start from")
     generator.load_state_dict(cleaned)
 
 

@@ -11,6 +11,8 @@ SAMPLE_COLUMNS = {"pix2pix": "input | output | target",
 def markdown(report: dict[str, Any]) -> str:
     """Training summary, then whatever `eval`, `export` and `bench` have added."""
     lines = [f"# coronet run: {report.get('model')} on {report.get('dataset')}", ""]
+    if report.get("warnings"):
+        lines += ["**Warnings**", ""] + [f"- {w}" for w in report["warnings"]] + [""]
     lines += _training(report)
     lines += _evaluation(report.get("evaluation"))
     lines += _exports(report.get("onnx"), "ONNX, onnxruntime")
