@@ -1,8 +1,11 @@
 """Every part of the method measured for what it buys: the hypernetwork's form x the L1 step.
 
 Variants: the form {lean, dhp, gated} (`model.hypernet`) x the proximal L1 step {at its default,
-off} (`prune.shrink` 0.3 / 0). Sections, one seed per call; finished rows are kept in --work, so a
-rerun trains only what is missing:
+off} (`prune.shrink` 0.3 / 0), and the lean form at DHP's pace: one Adam step moves a DHP kernel
+2.7x (from scratch) to 3.4x (from a dense model) as far as a lean one at the same learning rate
+(`pace.py`), so `lean3` trains the lean hypernetwork at PACE x the default `train.hyper_lr_scale`.
+Sections, one seed per call; finished rows are kept in --work, so a rerun trains only what is
+missing:
 
   planted  the planted architecture (planted.py): every variant searches from the teacher; the
            oracle and uniform rows are trained once per seed and shared
@@ -50,20 +53,25 @@ from coronet.pruning import ControllerConfig, CostModel, magnitude_prune, unifor
 RESULTS = Path(__file__).parent / "results"
 FORMS = ("lean", "dhp", "gated")
 SHRINKS = {"l1": ControllerConfig.shrink, "no-l1": 0.0}
+PACE = 3.0  # DHP's kernel step over the lean form's, rounded (2.7 from scratch, 3.4 from a dense model)
 DEFAULT = "lean+l1"
 METRICS = ("psnr", "ssim", "l1")
 EVAL_PAIRS = 30
 
 
 def variants() -> dict[str, dict[str, object]]:
-    """{"lean+l1": {"form": "lean", "shrink": 0.3}, ...}"""
-    return {f"{form}+{l1}": {"form": form, "shrink": shrink}
+    """{"lean+l1": {"form": "lean", "shrink": 0.3, "pace": 1.0}, ...}"""
+    grid = {f"{form}+{l1}": {"form": form, "shrink": shrink, "pace": 1.0}
             for form in FORMS for l1, shrink in SHRINKS.items()}
+    return grid | {"lean3+l1": {"form": "lean", "shrink": SHRINKS["l1"], "pace": PACE}}
 
 
-def variant_settings(variant: str) -> list[str]:
+def variant_settings(variant: str, from_dense: bool) -> list[str]:
     v = variants()[variant]
-    return [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
+    settings = [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
+    if v["pace"] != 1.0:  # the default scale (1.0 from scratch, 0.1 from a dense model) times the pace
+        settings.append(f"train.hyper_lr_scale={(0.1 if from_dense else 1.0) * float(v['pace'])}")
+    return settings
 
 
 # ---------------------------------------------------------------------------- planted
@@ -91,7 +99,7 @@ def planted_seed(args) -> dict:
         start = time.perf_counter()
         config = ControllerConfig(min_channels=p.min_channels, shrink=float(v["shrink"]))
         compact, steps = P.search(task, ratio, p.search_steps, p.lr, p.batch, args.seed, config,
-                                  hyper_lr_scale=p.hyper_lr_scale, form=str(v["form"]))
+                                  hyper_lr_scale=p.hyper_lr_scale * float(v["pace"]), form=str(v["form"]))
         P.fit(compact, task, p.steps - steps, p.lr, p.batch, args.seed + 1)
         err = P.error(compact, task)
         found_keep = P.keep_ratios(compact.widths, dense_w, prunable)
@@ -142,7 +150,8 @@ def row(args, name: str, train_row, extra: dict, score: Scorer) -> dict:
 
 
 def coronet_row(args, variant: str, ratio: float, score: Scorer, init_from: Path | None = None) -> dict:
-    settings = variant_settings(variant) + ([f"model.init_from={init_from}"] if init_from else [])
+    settings = variant_settings(variant, init_from is not None) + (
+        [f"model.init_from={init_from}"] if init_from else [])
     cfg = B.config(pix2pix_args(args, settings), ratio=ratio)
     return row(args, f"coronet[{variant}]@{ratio}", lambda: B.train(cfg, compress=True),
                {"method": "coronet", "variant": variant, "target": ratio}, score)
@@ -244,7 +253,8 @@ def targets(seeds: list[dict], method: str) -> list[float]:
 def planted_summary(seeds: list[dict]) -> dict:
     return {"oracle_over_uniform": [p["oracle_over_uniform"] for p in seeds],
             "variants": {v: {"recovered": [p["variants"][v]["recovered"] for p in seeds],
-                             "spearman": [p["variants"][v]["spearman"] for p in seeds]} for v in variants()}}
+                             "spearman": [p["variants"][v]["spearman"] for p in seeds]}
+                         for v in variants() if all(v in p["variants"] for p in seeds)}}
 
 
 def scratch_summary(seeds: list[dict]) -> dict:

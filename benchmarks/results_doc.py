@@ -737,7 +737,8 @@ def quality_extreme() -> list[str]:
     return _pairs(specs, ["psnr", "ssim", "l1"])
 
 
-VARIANT_NAMES = {"lean": "lean", "dhp": "DHP", "gated": "gated"}
+VARIANT_NAMES = {"lean": "lean", "dhp": "DHP", "gated": "gated",
+                 "lean3": "lean at DHP's pace (hypernetwork lr ×3)"}
 
 
 def _variant(v: str) -> str:
@@ -763,8 +764,8 @@ def ablation() -> list[str]:
     planted, scratch, trained = d["planted"], d["scratch"], d["trained"]
     rows = []
     for v in d["variants"]:
-        form = v.split("+")[0]
-        p = planted["variants"][v]
+        form = v.split("+")[0].rstrip("3")
+        p = planted["variants"].get(v, {"recovered": [float("nan")], "spearman": [float("nan")]})
         row = [_variant(v) + (" (default)" if v == d["default"] else ""),
                f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS)]
         row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in ("0.05", "0.025") if t in scratch]
@@ -784,42 +785,45 @@ def ablation() -> list[str]:
     return table(header, rows + [resolution])
 
 
+TRAINED_ROWS = {"coronet": "coronet (search from the trained model, fine-tuned)",
+                "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
+                "magnitude-coronet-widths": "magnitude pruning to coronet's widths, fine-tuned",
+                "uniform-scratch": "uniform widths from scratch"}
+
+
+def _means_row(pct: str, label: str, m: dict, seeds: str) -> list[str]:
+    val = m["val"]
+    return [pct, label, seeds, f"{val['psnr']:.2f}", f"{val['ssim']:.3f}", f"{val['l1']:.4f}",
+            f"{m['train']['psnr']:.2f}"]
+
+
 def from_trained() -> list[str]:
     """The scenario users come with: a trained dense generator made small, from ablation.json."""
-    d = load("ablation.json")["summary"]["trained"]
-    default = load("ablation.json")["summary"]["default"]
+    summary = load("ablation.json")["summary"]
+    d, default = summary["trained"], summary["default"]
     rows = []
     for target in [t for t in ("0.1", "0.05") if t in d]:
         e, pct = d[target], f"{float(target):.0%}"
-        means = {"coronet": e["variants"][default]["mean"], **e["rows"]}
-        labels = {"coronet": "coronet (search from the trained model, fine-tuned)",
-                  "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
-                  "magnitude-coronet-widths": "magnitude pruning to coronet's widths, fine-tuned",
-                  "uniform-scratch": "uniform widths from scratch"}
-        for key, label in labels.items():
-            m = means[key]
-            if m["val"] is None:
-                continue
-            rows.append([pct, label, str(m["val"]["seeds"]), f"{m['val']['psnr']:.2f}", f"{m['val']['ssim']:.3f}",
-                         f"{m['val']['l1']:.4f}", f"{m['train']['psnr']:.2f}"])
-        pairs = [("coronet − magnitude, uniform widths", e["variants"][default]["minus_magnitude-uniform_val"],
-                  e["variants"][default]["minus_magnitude-uniform_train"]),
-                 ("coronet − magnitude, coronet's widths", e["variants"][default]["minus_magnitude-coronet-widths_val"],
-                  e["variants"][default]["minus_magnitude-coronet-widths_train"]),
-                 ("*the width choice: magnitude at coronet's − at uniform widths*", e["widths_matter"]["val"],
-                  e["widths_matter"]["train"])]
-        for label, val, train in pairs:
+        found = e["variants"][default]
+        means = {"coronet": found["mean"], **e["rows"]}
+        for key, label in TRAINED_ROWS.items():
+            if means[key]["val"] is not None:
+                rows.append(_means_row(pct, label, means[key], str(means[key]["val"]["seeds"])))
+        pairs = [("coronet − magnitude, uniform widths", "minus_magnitude-uniform"),
+                 ("coronet − magnitude, coronet's widths", "minus_magnitude-coronet-widths")]
+        differences = [(label, found[f"{key}_val"], found[f"{key}_train"]) for label, key in pairs]
+        differences.append(("*the width choice: magnitude at coronet's − at uniform widths*",
+                            e["widths_matter"]["val"], e["widths_matter"]["train"]))
+        for label, val, train in differences:
             if val is not None:
-                rows.append([pct, label, n_seeds(val["psnr"]), cell(val["psnr"], "psnr"), cell(val["ssim"], "ssim"),
-                             cell(val["l1"], "l1"), cell(train["psnr"], "psnr")])
-    dense = d["dense"]
+                rows.append([pct, label, n_seeds(val["psnr"]), cell(val["psnr"], "psnr"),
+                             cell(val["ssim"], "ssim"), cell(val["l1"], "l1"), cell(train["psnr"], "psnr")])
     for key, label in (("dense_long", "dense, trained long (the starting point)"),
                        ("dense_short", "dense, trained as long as one compression run")):
-        m = dense[key]
-        rows.append(["100%", f"{label}: {m['steps']} steps", "1", f"{m['val']['psnr']:.2f}",
-                     f"{m['val']['ssim']:.3f}", f"{m['val']['l1']:.4f}", f"{m['train']['psnr']:.2f}"])
-    return table(["MACs", "model", "seeds", "PSNR (val)", "SSIM (val)", "L1 (val)", "PSNR (30 training pairs)"],
-                 rows)
+        m = d["dense"][key]
+        rows.append(_means_row("100%", f"{label}: {m['steps']} steps", m, "1"))
+    header = ["MACs", "model", "seeds", "PSNR (val)", "SSIM (val)", "L1 (val)", "PSNR (30 training pairs)"]
+    return table(header, rows)
 
 
 def sources() -> list[str]:

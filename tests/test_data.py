@@ -139,7 +139,7 @@ def test_builtin_datasets_are_deterministic_and_paired_when_they_should_be(tmp_p
     assert not unpaired.paired and len(unpaired) == 50
     out = write_builtin("edges2shapes", tmp_path, size=32)
     files = sorted((out / "train").glob("*.png"))
-    assert len(files) == 400 and Image.open(files[0]).size == (64, 32)
+    assert len(files) == 2000 and Image.open(files[0]).size == (64, 32)
     reread = make_dataset(str(out), True, "test", "AtoB", TransformConfig(32, 32, "resize", False))
     assert len(reread) == 50
 

@@ -78,9 +78,9 @@ class TrainConfig:
     beta1: float = 0.5
     hyper_lr_scale: float | None = None  # the hypernetworks' lr as a share of lr; None: 1.0 from
     # scratch, 0.1 from a dense checkpoint (model.init_from)
-    search_steps: int = 600  # the search budget (it ends earlier once the target is met)
-    finetune_steps: int = 600
-    decay_steps: int = 300  # last steps of fine-tuning with linearly decaying LR
+    search_steps: int = 1200  # the search budget (it ends earlier once the target is met)
+    finetune_steps: int = 1500
+    decay_steps: int = 750  # last steps of fine-tuning with linearly decaying LR
     search_epochs: float | None = None  # if set, replaces search_steps (epochs of the train set)
     finetune_epochs: float | None = None
     decay_epochs: float | None = None
