@@ -135,6 +135,21 @@ SOURCES = {
         "4a0ccef",
     ),
 }
+SOURCES.update({
+    "ablation.json": ("python benchmarks/ablation.py summary", "e5fd021"),
+    "ablation_planted_seed*.json": ("python benchmarks/ablation.py planted --seed N --threads 1", "e5fd021"),
+    "ablation_scratch_seed*.json": ("python benchmarks/ablation.py scratch --seed N --threads 1", "e5fd021"),
+    "ablation_trained_seed*.json": ("python benchmarks/ablation.py trained --seed N --threads 1", "e5fd021"),
+    "pace.json": ("python benchmarks/pace.py", "e5fd021"),
+    "train_step_lean_[S].json": (
+        "python benchmarks/train_step.py --hypernet lean --size S --threads 2 (128: --reps 7 --warmup 2; "
+        "256: --reps 5 --warmup 1 --no-memory)", "e5fd021"),
+    "train_step_dhp_[S].json": (
+        "python benchmarks/train_step.py --hypernet dhp --size S --threads 2 --kinds search (128: --sections "
+        "generator pix2pix --reps 7 --warmup 2; 256: --sections pix2pix --reps 5 --warmup 1 --no-memory)",
+        "e5fd021"),
+    "train_step_gated_[S].json": ("the same with --hypernet gated", "e5fd021"),
+})
 PLANTED = {
     "planted.json": "coronet (this version)",
     "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; "
@@ -298,6 +313,45 @@ def train_step() -> list[str]:
         "ResNet-9 ngf 64, batch 1. Sources: "
         + ", ".join(source(f"train_step_{key}.json") for key, _ in STEP_RUNS) + "; before: "
         + ", ".join(source(f"train_step_before_{key}.json") for key, _ in STEP_RUNS) + ".",
+    ]
+
+
+def _finetune(rows: dict) -> str:
+    return f"{rows['finetune@0.25']['over_dense']:.2f}× / {rows['finetune@0.1']['over_dense']:.2f}×"
+
+
+def step_cost_forms() -> list[str]:
+    """The search step of each hypernetwork form over a dense step, the lean form's GAN steps in full
+    (memory, trainable state, fine-tuning, the OMGD-like step, the run weighted by phase lengths)."""
+    rows = []
+    for size in (128, 256):
+        lean = load(f"train_step_lean_{size}.json")
+        others = {f: load(f"train_step_{f}_{size}.json") for f in ("dhp", "gated")}
+        for section in ("generator", "pix2pix", "cyclegan"):
+            r = lean[section]["rows"]
+            search = "hyper" if section == "generator" else "search"
+            gan = section != "generator"
+            forms = [f"{r[search]['over_dense']:.2f}×"] + [
+                f"{o[section]['rows'][search]['over_dense']:.2f}×" if section in o else "–"
+                for o in others.values()]
+            memory = r[search].get("step_peak_above_held_over_dense")
+            weighted = lean[section].get("coronet_weighted")
+            rows.append([
+                f"{size}×{size}", section if gan else "generator alone", f"{r['dense']['median_ms']:.0f} ms",
+                " / ".join(forms), "–" if memory is None else f"{memory:.2f}×",
+                f"{r[search]['generator_parameters_over_dense']:.2f}×",
+                _finetune(r) if gan else "–",
+                f"{r['omgd']['over_dense']:.2f}×" if gan else "–",
+                f"{weighted['over_dense']:.2f}× / {weighted['over_omgd']:.2f}×" if weighted else "–",
+            ])
+    names = [f"train_step_{f}_{s}.json" for f in ("lean", "dhp", "gated") for s in (128, 256)]
+    return table(["size", "step", "dense step", "search / dense: lean / DHP / gated",
+                  "step memory, search / dense (lean)", "trained parameters, search / dense (lean)",
+                  "fine-tune 25% / 10%, over dense", "online distillation (OMGD-like), over dense",
+                  "coronet weighted (lean), over dense / over OMGD-like"], rows) + [
+        "",
+        "ResNet-9 ngf 64, batch 1, CPU (x86_64), 2 threads; each step timed against a dense step of its "
+        "own in one process. Sources: " + ", ".join(source(n) for n in names) + ".",
     ]
 
 
@@ -801,6 +855,8 @@ def from_trained() -> list[str]:
     """The scenario users come with: a trained dense generator made small, from ablation.json."""
     summary = load("ablation.json")["summary"]
     d, default = summary["trained"], summary["default"]
+    if not d:
+        return ["No trained-generator runs yet."]
     rows = []
     for target in [t for t in ("0.1", "0.05") if t in d]:
         e, pct = d[target], f"{float(target):.0%}"
@@ -840,6 +896,7 @@ TABLES: dict[str, Callable[[], list[str]]] = {
     "train-step": train_step,
     "step-cost": step_cost,
     "step-floor": step_floor,
+    "step-cost-forms": step_cost_forms,
     "gpu": gpu,
     "compress": compress,
     "compress-ngf64": lambda: compress("compress_edges2shoes_ngf64.json"),
