@@ -179,9 +179,10 @@ def scratch_seed(args) -> dict:
     score = Scorer(args)
     rows = []
     for ratio in args.targets:
-        rows += [coronet_row(args, v, ratio, score) for v in variants()]
-    steps = max(r["steps"] for r in rows)
-    rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
+        rows += [coronet_row(args, v, ratio, score) for v in args.variants]
+    if not args.no_dense:
+        steps = max(r["steps"] for r in rows)
+        rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
     for ratio in args.targets:
         default = next(r for r in rows if r.get("variant") == DEFAULT and r["target"] == ratio)
         rows.append(plain_row(args, f"uniform@{ratio}", ratio, default["steps"], uniform_scratch(args, ratio),
@@ -205,7 +206,7 @@ def trained_seed(args) -> dict:
     dense = load_generator(path.with_suffix(".json"))
     rows = []
     for ratio in args.trained_targets:
-        found = [coronet_row(args, v, ratio, score, init_from=path) for v in variants()]
+        found = [coronet_row(args, v, ratio, score, init_from=path) for v in args.variants]
         rows += found
         default = next(r for r in found if r["variant"] == DEFAULT)
         steps = default["steps"]
@@ -321,6 +322,9 @@ def main() -> None:
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--targets", type=float, nargs="+", default=[0.05, 0.025], help="scratch section")
     p.add_argument("--trained-targets", type=float, nargs="+", default=[0.1, 0.05], help="trained section")
+    p.add_argument("--variants", nargs="+", choices=list(variants()), default=list(variants()),
+                   help=f"which variants to train (always with {DEFAULT}, the baseline of the others)")
+    p.add_argument("--no-dense", action="store_true", help="scratch: leave out the dense (resolution) row")
     p.add_argument("--search-steps", type=int, default=300)
     p.add_argument("--finetune-steps", type=int, default=300)
     p.add_argument("--dense-steps", type=int, default=2400, help="the trained dense generator's steps")
@@ -329,6 +333,7 @@ def main() -> None:
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
     p.add_argument("--out", type=Path, help="default: benchmarks/results/ablation_<section>[_seedN].json")
     args = p.parse_args()
+    args.variants = [DEFAULT] + [v for v in args.variants if v != DEFAULT]
     torch.set_num_threads(args.threads)
     if args.section == "summary":
         write_result(args.out or RESULTS / "ablation.json",

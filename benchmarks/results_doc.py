@@ -819,9 +819,9 @@ def ablation() -> list[str]:
     rows = []
     for v in d["variants"]:
         form = v.split("+")[0].rstrip("3")
-        p = planted["variants"].get(v, {"recovered": [float("nan")], "spearman": [float("nan")]})
+        p = planted["variants"].get(v)
         row = [_variant(v) + (" (default)" if v == d["default"] else ""),
-               f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS)]
+               f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS) if p else "–"]
         row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in ("0.05", "0.025") if t in scratch]
         row += [_psnr(trained[t]["variants"][v]["minus_magnitude-uniform_val"]) for t in ("0.1", "0.05")
                 if t in trained]

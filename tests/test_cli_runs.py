@@ -44,7 +44,7 @@ def test_bad_input_is_one_line_and_keeps_earlier_results(tmp_path):
     bad = coronet("compress", "--dataroot", str(tmp_path / "nowhere"), cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "nowhere" in bad.stderr and "Traceback" not in bad.stderr
     bad = coronet("compress", "--target-macs", "0", cwd=tmp_path, check=False)
-    assert bad.returncode == 2 and "outside (0, 1]" in bad.stderr
+    assert bad.returncode == 2 and "in (0, 1] or an absolute count above 1 (got 0)" in bad.stderr
     assert [p.name for p in _run_dirs(tmp_path)] == ["00000-old"]
     assert (tmp_path / "runs" / "00000-old" / "report.json").read_text() == "{}"
 

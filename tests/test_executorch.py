@@ -101,7 +101,9 @@ def test_int8_program_of_a_run_is_exported_checked_and_benched(tmp_path, capsys)
     assert main(["bench", str(run_dir), "--runs", "2", "--warmup", "1", "--backends", "torch",
                  "executorch-int8"]) == 0
     latency = json.loads((run_dir / "report.json").read_text())["latency"]["G_A"]
-    assert set(latency["latency_ms"]) == {"run|torch", "run|executorch-int8"}
+    # the run's rows beside the dense model's of the same architecture
+    assert set(latency["latency_ms"]) == {"run|torch", "run|executorch-int8", "dense|torch",
+                                          "dense|executorch-int8"}
     assert latency["psnr_db"] == {"executorch-int8": entry["psnr_db"]}
     assert "ExecuTorch programs, XNNPACK" in (run_dir / "report.md").read_text()
 

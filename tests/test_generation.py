@@ -156,4 +156,5 @@ def test_a_training_step_computes_what_the_plain_execution_computes(tmp_path, mo
             torch.testing.assert_close(kernel, plain_kernels[name][module], rtol=1e-5, atol=1e-6)
         importance = fast.controllers[name].importance
         assert sum(float(v.abs().sum()) for v in importance.values()) > 0
-        torch.testing.assert_close(importance, plain.controllers[name].importance, rtol=1e-4, atol=1e-12)
+        # the importance is a squared gradient: the gradients' 1e-4 relative becomes 2e-4
+        torch.testing.assert_close(importance, plain.controllers[name].importance, rtol=2e-4, atol=1e-12)

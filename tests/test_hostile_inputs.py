@@ -229,7 +229,7 @@ def test_resume_of_a_missing_or_foreign_folder(tmp_path, capsys):
     (["--netG", "unet_256"], "--crop-size 64 does not fit unet_256"),
     (["--crop-size", "80", "--load-size", "72"], "larger than --load-size 72"),
     (["--target-macs", "1.5"], "target of 1.5 MACs (a value above 1 is an absolute count"),
-    (["--target-macs", "-0.5"], "outside (0, 1]"),
+    (["--target-macs", "-0.5"], "in (0, 1] or an absolute count above 1 (got -0.5)"),
     (["--batch-size", "0"], "batch_size"),
     (["--set", "data.preprocess=stretch"], "preprocess"),
 ])

@@ -21,7 +21,6 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from coronet.errors import ConfigError
-from coronet.models.base import MAX_SIDE
 
 
 @dataclass(frozen=True)
@@ -165,6 +164,7 @@ def number(value: float) -> str:
     return str(int(value)) if whole else f"{value:g}"
 
 
+MAX_SIDE = 8192  # image sides: far beyond the published 256-1024, short of exhausting a machine's memory
 SIDE = Range(1, MAX_SIDE)
 SHARE = Range(0, 1, low_open=True)
 STEPS = Range(0, 1e9)

@@ -78,6 +78,8 @@ def _unpickling_reason(text: str) -> str:
         if "WeightsUnpickler error:" in line:
             line = line.split("WeightsUnpickler error:", 1)[1].strip()
             return line.split(" was not an allowed global")[0].split(". Please")[0].strip()
+        if "GLOBAL" in line:  # e.g. "Trying to load unsupported GLOBAL posix.system whose module ..."
+            return line.rstrip(".")
     first = text.strip().splitlines()[0].strip() if text.strip() else ""
     advice = ("weights_only", "Weights only load failed", "trust", "torch.load")
     return "" if any(a in first for a in advice) else first

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from coronet.config import MAX_SIDE
 from coronet.errors import ConfigError
 from coronet.models.layout import ChannelLayout
 from coronet.registry import Registry
@@ -86,7 +87,6 @@ def size_rule(name: str) -> SizeRule:
     return SIZE_RULES.get(name, SizeRule())
 
 
-MAX_SIDE = 8192  # image sides: far beyond the published 256-1024, short of exhausting a machine's memory
 
 
 def check_size(name: str, size: int, what: str) -> None:
