@@ -66,12 +66,9 @@ def variants() -> dict[str, dict[str, object]]:
     return grid | {"lean3+l1": {"form": "lean", "shrink": SHRINKS["l1"], "pace": PACE}}
 
 
-def variant_settings(variant: str, from_dense: bool) -> list[str]:
+def variant_settings(variant: str) -> list[str]:
     v = variants()[variant]
-    settings = [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
-    if v["pace"] != 1.0:  # the default scale (1.0 from scratch, 0.1 from a dense model) times the pace
-        settings.append(f"train.hyper_lr_scale={(0.1 if from_dense else 1.0) * float(v['pace'])}")
-    return settings
+    return [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
 
 
 # ---------------------------------------------------------------------------- planted
@@ -150,9 +147,10 @@ def row(args, name: str, train_row, extra: dict, score: Scorer) -> dict:
 
 
 def coronet_row(args, variant: str, ratio: float, score: Scorer, init_from: Path | None = None) -> dict:
-    settings = variant_settings(variant, init_from is not None) + (
-        [f"model.init_from={init_from}"] if init_from else [])
+    settings = variant_settings(variant) + ([f"model.init_from={init_from}"] if init_from else [])
     cfg = B.config(pix2pix_args(args, settings), ratio=ratio)
+    if (pace := float(variants()[variant]["pace"])) != 1.0:  # the scale the run would take, times the pace
+        cfg = cfg.updated({"train.hyper_lr_scale": cfg.train.hyper_lr_scale * pace})
     return row(args, f"coronet[{variant}]@{ratio}", lambda: B.train(cfg, compress=True),
                {"method": "coronet", "variant": variant, "target": ratio}, score)
 
@@ -308,7 +306,8 @@ def trainable_parameters(ngf: int = 64) -> dict[str, float]:
 def summary() -> dict:
     loaded = {section: [json.loads(f.read_text())["result"] for f in
                         sorted(RESULTS.glob(f"ablation_{section}_seed*.json"))] for section in SECTIONS}
-    return {"variants": list(variants()), "default": DEFAULT,
+    return {"variants": list(variants()), "forms": {v: spec["form"] for v, spec in variants().items()},
+            "default": DEFAULT,
             "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
             "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),
             "trained": trained_summary(loaded["trained"]), "trainable_over_dense": trainable_parameters()}

@@ -818,7 +818,7 @@ def ablation() -> list[str]:
     planted, scratch, trained = d["planted"], d["scratch"], d["trained"]
     rows = []
     for v in d["variants"]:
-        form = v.split("+")[0].rstrip("3")
+        form = d["forms"][v]
         p = planted["variants"].get(v)
         row = [_variant(v) + (" (default)" if v == d["default"] else ""),
                f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS) if p else "–"]
