@@ -1,9 +1,11 @@
 """Every part of the method measured for what it buys: the hypernetwork's form x the L1 step.
 
-Variants: the form {lean, dhp, gated} (`model.hypernet`) x the proximal L1 step {at its default,
-off} (`prune.shrink` 0.3 / 0), and the lean form at DHP's pace: one Adam step moves a DHP kernel
-2.7x (from scratch) to 3.4x (from a dense model) as far as a lean one at the same learning rate
-(`pace.py`), so `lean3` trains the lean hypernetwork at PACE x the default `train.hyper_lr_scale`.
+Variants: the form {lean, dhp} (`model.hypernet`) x the paper's proximal L1 step {on, off}
+(`prune.shrink` 0.3 / 0), and the lean form at DHP's pace: one Adam step moves a DHP kernel 2.7x
+(from scratch) to 3.4x (from a dense model) as far as a lean one at the same learning rate
+(`pace.py`), so `lean3` trains the lean hypernetwork at PACE x DHP's `train.hyper_lr_scale` (1.0 from
+scratch, 0.1 from a dense model; every variant pins its scale). The summary names the variant the
+product runs by default in each scenario.
 Sections, one seed per call; finished rows are kept in --work, so a rerun trains only what is
 missing:
 
@@ -14,9 +16,9 @@ missing:
            from scratch as long, and the dense model (the resolution row)
   trained  the scenario users come with: a dense generator trained for --dense-steps (once, seed 0,
            shared by every seed) made small at 10% and 5%: every variant from it (`--init-from`);
-           the trained model magnitude-pruned to uniform widths and to the widths the default
-           variant found, each fine-tuned; uniform widths from scratch. Every row trains as many
-           steps in all as the default variant's run (search + fine-tuning); every discriminator
+           the trained model magnitude-pruned to uniform widths and to the widths the reference
+           variant (lean+l1) found, each fine-tuned; uniform widths from scratch. Every row trains as
+           many steps in all as the reference's run (search + fine-tuning); every discriminator
            starts fresh, as `--init-from` gives only the generator
   summary  every seed's rows aggregated (paired differences over seeds) into ablation.json
 
@@ -35,6 +37,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import statistics
 import tempfile
 import time
@@ -47,28 +50,55 @@ import baselines as B
 import planted as P
 from baselines_seeds import paired_difference
 from common import environment, write_result
+from coronet.config import ModelConfig, PruneConfig
 from coronet.models import load_generator
-from coronet.pruning import ControllerConfig, CostModel, magnitude_prune, uniform_widths
+from coronet.pruning import (
+    FROM_SCRATCH_LR_SCALE,
+    PAPER_SHRINK,
+    ControllerConfig,
+    CostModel,
+    magnitude_prune,
+    uniform_widths,
+)
 
 RESULTS = Path(__file__).parent / "results"
-FORMS = ("lean", "dhp", "gated")
-SHRINKS = {"l1": ControllerConfig.shrink, "no-l1": 0.0}
+FORMS = ("lean", "dhp")
+SHRINKS = {"l1": PAPER_SHRINK, "no-l1": 0.0}
 PACE = 3.0  # DHP's kernel step over the lean form's, rounded (2.7 from scratch, 3.4 from a dense model)
-DEFAULT = "lean+l1"
+REFERENCE = "lean+l1"  # trained on every seed; the width-choice row prunes to the widths it found
+# the gated form, K = (z_out z_in^T) * W (no free term): measured here, then removed from the product
+# for gaining nothing (commit e3c4eb9 runs it); its rows are still summarised
+RETIRED = {"gated+l1": "gated", "gated+no-l1": "gated"}
 METRICS = ("psnr", "ssim", "l1")
 EVAL_PAIRS = 30
 
 
 def variants() -> dict[str, dict[str, object]]:
     """{"lean+l1": {"form": "lean", "shrink": 0.3, "pace": 1.0}, ...}"""
-    grid = {f"{form}+{l1}": {"form": form, "shrink": shrink, "pace": 1.0}
-            for form in FORMS for l1, shrink in SHRINKS.items()}
-    return grid | {"lean3+l1": {"form": "lean", "shrink": SHRINKS["l1"], "pace": PACE}}
+    return {f"{name}+{l1}": {"form": form, "shrink": shrink, "pace": pace}
+            for name, form, pace in (("lean", "lean", 1.0), ("dhp", "dhp", 1.0), ("lean3", "lean", PACE))
+            for l1, shrink in SHRINKS.items()}
 
 
-def variant_settings(variant: str) -> list[str]:
+def hyper_lr_scale(pace: float, from_dense: bool) -> float:
+    """A variant's hypernetwork learning rate: DHP's measured scale (1.0 from scratch, 0.1 from a dense
+    model) times its pace, pinned so that the rows do not move when the product's defaults do."""
+    return (0.1 if from_dense else 1.0) * pace
+
+
+def variant_settings(variant: str, from_dense: bool) -> list[str]:
     v = variants()[variant]
-    return [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}"]
+    return [f"model.hypernet={v['form']}", f"prune.shrink={v['shrink']}",
+            f"train.hyper_lr_scale={hyper_lr_scale(float(v['pace']), from_dense)}"]
+
+
+def product_default(from_dense: bool) -> str:
+    """The variant the product runs when nothing is set (the config's defaults, setup's scale rule)."""
+    form, shrink = ModelConfig.hypernet, PruneConfig.shrink
+    scale = 0.1 if from_dense else FROM_SCRATCH_LR_SCALE[form]
+    return next(name for name, v in variants().items()
+                if (v["form"], v["shrink"]) == (form, shrink)
+                and math.isclose(hyper_lr_scale(float(v["pace"]), from_dense), scale))
 
 
 # ---------------------------------------------------------------------------- planted
@@ -147,10 +177,9 @@ def row(args, name: str, train_row, extra: dict, score: Scorer) -> dict:
 
 
 def coronet_row(args, variant: str, ratio: float, score: Scorer, init_from: Path | None = None) -> dict:
-    settings = variant_settings(variant) + ([f"model.init_from={init_from}"] if init_from else [])
+    settings = variant_settings(variant, init_from is not None) + (
+        [f"model.init_from={init_from}"] if init_from else [])
     cfg = B.config(pix2pix_args(args, settings), ratio=ratio)
-    if (pace := float(variants()[variant]["pace"])) != 1.0:  # the scale the run would take, times the pace
-        cfg = cfg.updated({"train.hyper_lr_scale": cfg.train.hyper_lr_scale * pace})
     return row(args, f"coronet[{variant}]@{ratio}", lambda: B.train(cfg, compress=True),
                {"method": "coronet", "variant": variant, "target": ratio}, score)
 
@@ -182,7 +211,7 @@ def scratch_seed(args) -> dict:
         steps = max(r["steps"] for r in rows)
         rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
     for ratio in args.targets:
-        default = next(r for r in rows if r.get("variant") == DEFAULT and r["target"] == ratio)
+        default = next(r for r in rows if r.get("variant") == REFERENCE and r["target"] == ratio)
         rows.append(plain_row(args, f"uniform@{ratio}", ratio, default["steps"], uniform_scratch(args, ratio),
                               score, "uniform"))
     return {"seed": args.seed, "rows": rows}
@@ -206,7 +235,7 @@ def trained_seed(args) -> dict:
     for ratio in args.trained_targets:
         found = [coronet_row(args, v, ratio, score, init_from=path) for v in args.variants]
         rows += found
-        default = next(r for r in found if r["variant"] == DEFAULT)
+        default = next(r for r in found if r["variant"] == REFERENCE)
         steps = default["steps"]
         for name, widths in (("magnitude-uniform", uniform_of(args, ratio)),
                              ("magnitude-coronet-widths", default["generators"]["G_A"]["widths"])):
@@ -253,19 +282,20 @@ def planted_summary(seeds: list[dict]) -> dict:
     return {"oracle_over_uniform": [p["oracle_over_uniform"] for p in seeds],
             "variants": {v: {"recovered": [p["variants"][v]["recovered"] for p in seeds],
                              "spearman": [p["variants"][v]["spearman"] for p in seeds]}
-                         for v in variants() if all(v in p["variants"] for p in seeds)}}
+                         for v in summarised() if all(v in p["variants"] for p in seeds)}}
 
 
 def scratch_summary(seeds: list[dict]) -> dict:
     out = {}
     for ratio in targets(seeds, "coronet"):
         uniform = pick(method="uniform", target=ratio)
-        default = pick(method="coronet", variant=DEFAULT, target=ratio)
-        found = {v: pick(method="coronet", variant=v, target=ratio) for v in variants()}
+        reference = pick(method="coronet", variant=REFERENCE, target=ratio)
+        found = {v: pick(method="coronet", variant=v, target=ratio) for v in summarised()}
         out[str(ratio)] = {
             "resolution": differences(seeds, pick(method="dense"), uniform),
             "variants": {v: {"minus_uniform": differences(seeds, of, uniform),
-                             "minus_default": differences(seeds, of, default)} for v, of in found.items()}}
+                             "minus_reference": differences(seeds, of, reference)}
+                         for v, of in found.items()}}
     return out
 
 
@@ -282,7 +312,7 @@ def trained_summary(seeds: list[dict]) -> dict:
                                                             plain["magnitude-uniform"], split)
                                          for split in SPLITS},
                        "variants": {}}
-        for v in variants():
+        for v in summarised():
             coronet = pick(method="coronet", variant=v, target=ratio)
             entry["variants"][v] = {"mean": {split: means(seeds, coronet, split) for split in SPLITS}}
             for m, of in plain.items():
@@ -303,11 +333,28 @@ def trainable_parameters(ngf: int = 64) -> dict[str, float]:
     return {form: sum(p.numel() for p in hypernetize(dense, form=form).parameters()) / base for form in FORMS}
 
 
+def summarised() -> dict[str, str]:
+    """Every variant with rows, runnable or retired, and its form."""
+    return {v: str(spec["form"]) for v, spec in variants().items()} | RETIRED
+
+
+def per_seed(section: str) -> list[dict]:
+    """One entry per seed: the rows of every file of that seed (a later call may add a target in a
+    file of its own, `ablation_<section>_seed<N>_<label>.json`); a later file's row of a name wins."""
+    seeds: dict[int, dict] = {}
+    for f in sorted(RESULTS.glob(f"ablation_{section}_seed*.json")):
+        result = json.loads(f.read_text())["result"]
+        entry = seeds.setdefault(result["seed"], {**result, "rows": []})
+        if "rows" in result:
+            names = {r["row"] for r in result["rows"]}
+            entry["rows"] = [r for r in entry["rows"] if r["row"] not in names] + result["rows"]
+    return [seeds[s] for s in sorted(seeds)]
+
+
 def summary() -> dict:
-    loaded = {section: [json.loads(f.read_text())["result"] for f in
-                        sorted(RESULTS.glob(f"ablation_{section}_seed*.json"))] for section in SECTIONS}
-    return {"variants": list(variants()), "forms": {v: spec["form"] for v, spec in variants().items()},
-            "default": DEFAULT,
+    loaded = {section: per_seed(section) for section in SECTIONS}
+    return {"variants": list(summarised()), "forms": summarised(), "reference": REFERENCE,
+            "defaults": {"scratch": product_default(False), "trained": product_default(True)},
             "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
             "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),
             "trained": trained_summary(loaded["trained"]), "trainable_over_dense": trainable_parameters()}
@@ -322,7 +369,7 @@ def main() -> None:
     p.add_argument("--targets", type=float, nargs="+", default=[0.05, 0.025], help="scratch section")
     p.add_argument("--trained-targets", type=float, nargs="+", default=[0.1, 0.05], help="trained section")
     p.add_argument("--variants", nargs="+", choices=list(variants()), default=list(variants()),
-                   help=f"which variants to train (always with {DEFAULT}, the baseline of the others)")
+                   help=f"which variants to train (always with {REFERENCE}, the baseline of the others)")
     p.add_argument("--no-dense", action="store_true", help="scratch: leave out the dense (resolution) row")
     p.add_argument("--search-steps", type=int, default=300)
     p.add_argument("--finetune-steps", type=int, default=300)
@@ -332,7 +379,7 @@ def main() -> None:
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
     p.add_argument("--out", type=Path, help="default: benchmarks/results/ablation_<section>[_seedN].json")
     args = p.parse_args()
-    args.variants = [DEFAULT] + [v for v in args.variants if v != DEFAULT]
+    args.variants = [REFERENCE] + [v for v in args.variants if v != REFERENCE]
     torch.set_num_threads(args.threads)
     if args.section == "summary":
         write_result(args.out or RESULTS / "ablation.json",

@@ -3,8 +3,8 @@
 DHP's three layers are linear, so they generate the same kernels as the lean form; what differs is
 the optimiser's geometry: a kernel entry sums the moves of its m embedding weights. This measures
 the mean absolute change of every layer's kernel over a few Adam steps on one batch (ResNet-9 ngf 16,
-64x64, L1 towards a fixed target), from scratch and from a dense model, and reports DHP's and the
-gated form's move over the lean form's, layer by layer.
+64x64, L1 towards a fixed target), from scratch and from a dense model, and reports DHP's move over
+the lean form's, layer by layer.
 
     python benchmarks/pace.py        # writes benchmarks/results/pace.json
 """
@@ -59,8 +59,7 @@ def main() -> None:
             **{f"{form}_over_lean": {"median": statistics.median(r), "min": min(r), "max": max(r)}
                for form in FORMS if form != "lean" for r in [[moves[form][n] / lean[n] for n in lean]]},
             "moves": moves}
-        print(f"{init}: DHP / lean {result[init]['dhp_over_lean']['median']:.2f}, gated / lean "
-              f"{result[init]['gated_over_lean']['median']:.2f} (median over layers)")
+        print(f"{init}: DHP / lean {result[init]['dhp_over_lean']['median']:.2f} (median over layers)")
     write_result(args.out, {"benchmark": "pace", "config": {k: str(v) for k, v in vars(args).items()},
                             "environment": environment(), "result": result})
 

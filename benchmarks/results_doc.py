@@ -148,7 +148,7 @@ SOURCES.update({
         "python benchmarks/train_step.py --hypernet dhp --size S --threads 2 --kinds search (128: --sections "
         "generator pix2pix --reps 7 --warmup 2; 256: --sections pix2pix --reps 5 --warmup 1 --no-memory)",
         "e5fd021"),
-    "train_step_gated_[S].json": ("the same with --hypernet gated", "e5fd021"),
+    "train_step_gated_[S].json": ("the same with --hypernet gated (a form since removed)", "e5fd021"),
 })
 PLANTED = {
     "planted.json": "coronet (this version)",
@@ -820,12 +820,16 @@ def ablation() -> list[str]:
     for v in d["variants"]:
         form = d["forms"][v]
         p = planted["variants"].get(v)
-        row = [_variant(v) + (" (default)" if v == d["default"] else ""),
+        defaults = [f"default {where}" for where, name in (("from scratch", d["defaults"]["scratch"]),
+                    ("from a trained model", d["defaults"]["trained"])) if name == v]
+        row = [_variant(v) + (f" (**{', '.join(defaults)}**)" if defaults else "")
+               + (" (removed)" if form not in d["trainable_over_dense"] else ""),
                f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS) if p else "–"]
         row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in ("0.05", "0.025") if t in scratch]
         row += [_psnr(trained[t]["variants"][v]["minus_magnitude-uniform_val"]) for t in ("0.1", "0.05")
                 if t in trained]
-        row += [_step_ratio(form, 128), _step_ratio(form, 256), f"{d['trainable_over_dense'][form]:.2f}×"]
+        trainable = d["trainable_over_dense"].get(form)
+        row += [_step_ratio(form, 128), _step_ratio(form, 256), f"{trainable:.2f}×" if trainable else "–"]
         rows.append(row)
     header = ["variant", "planted: recovered / Spearman (worst of 3 seeds)"]
     header += [f"from scratch {float(t):.1%}: ΔPSNR vs uniform".replace(".0%", "%") for t in ("0.05", "0.025")
@@ -839,9 +843,9 @@ def ablation() -> list[str]:
     return table(header, rows + [resolution])
 
 
-TRAINED_ROWS = {"coronet": "coronet (search from the trained model, fine-tuned)",
+TRAINED_ROWS = {"coronet": "coronet, defaults (search from the trained model, fine-tuned)",
                 "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
-                "magnitude-coronet-widths": "magnitude pruning to coronet's widths, fine-tuned",
+                "magnitude-coronet-widths": "magnitude pruning to coronet's widths (lean, L1 step), fine-tuned",
                 "uniform-scratch": "uniform widths from scratch"}
 
 
@@ -854,7 +858,7 @@ def _means_row(pct: str, label: str, m: dict, seeds: str) -> list[str]:
 def from_trained() -> list[str]:
     """The scenario users come with: a trained dense generator made small, from ablation.json."""
     summary = load("ablation.json")["summary"]
-    d, default = summary["trained"], summary["default"]
+    d, default = summary["trained"], summary["defaults"]["trained"]
     if not d:
         return ["No trained-generator runs yet."]
     rows = []

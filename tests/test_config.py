@@ -10,7 +10,8 @@ import pytest
 
 from coronet.config import RunConfig, apply_overrides, from_dict, from_saved, list_presets, load_preset
 from coronet.errors import ConfigError
-from coronet.pruning import CostModel
+from coronet.gan.setup import controller_config, resolve_defaults
+from coronet.pruning import FROM_SCRATCH_LR_SCALE, PAPER_SHRINK, ControllerConfig, CostModel
 
 
 def test_every_preset_loads_into_a_valid_config():
@@ -38,10 +39,26 @@ def test_the_resnet_pix2pix_preset_follows_gan_compression():
 
 
 def test_only_the_resnet_pix2pix_preset_takes_the_smaller_hypernetwork_step():
-    """The long-run step (docs/results.md) was measured on ResNet-9 Pix2Pix only."""
+    """The long-run step (docs/results.md) was measured on ResNet-9 Pix2Pix only, in DHP's form at
+    0.1; the preset runs the lean form at the same pace."""
     steps = {name: from_dict(load_preset(name)).train.hyper_lr_scale for name in list_presets()}
-    assert steps.pop("pix2pix-edges2shoes-r") == 0.1
-    assert set(steps.values()) == {None}  # resolved by the start: 1.0 from scratch, 0.1 from dense
+    assert steps.pop("pix2pix-edges2shoes-r") == pytest.approx(0.1 * FROM_SCRATCH_LR_SCALE["lean"])
+    assert set(steps.values()) == {None}  # resolved by the start
+
+
+@pytest.mark.parametrize(("form", "init_from", "scale"), [("lean", None, 3.0), ("dhp", None, 1.0),
+                                                          ("lean", "g.safetensors", 0.1),
+                                                          ("dhp", "g.safetensors", 0.1)])
+def test_the_hypernetworks_step_defaults_to_dhps_pace_from_scratch_and_a_tenth_from_a_model(
+        form, init_from, scale):
+    cfg = RunConfig().updated({"model.hypernet": form, "model.init_from": init_from})
+    assert resolve_defaults(cfg).train.hyper_lr_scale == scale
+    assert resolve_defaults(cfg.updated({"train.hyper_lr_scale": 0.5})).train.hyper_lr_scale == 0.5
+
+
+def test_the_papers_l1_step_is_off_unless_asked_for():
+    assert RunConfig().prune.shrink == 0.0 and ControllerConfig().shrink == 0.0
+    assert controller_config(apply_overrides(RunConfig(), [f"prune.shrink={PAPER_SHRINK}"])).shrink == 0.3
 
 
 def test_overrides_are_parsed_by_the_fields_declared_type(tmp_path):

@@ -10,7 +10,7 @@ from conftest import tiny_params
 from coronet.models import ConvSpec, LatentGroup, get_generator, load_reference_state_dict
 from coronet.pruning import HyperConv, LatentVectors, hypernetize
 
-FORMS = ("lean", "dhp", "gated")
+FORMS = ("lean", "dhp")
 
 
 def _layer(conv: nn.Module, m: int = 3, form: str = "dhp") -> tuple[HyperConv, LatentVectors]:
@@ -37,16 +37,13 @@ def test_generated_kernel_follows_the_three_layers_entry_by_entry():
             torch.testing.assert_close(kernel[i, j], explicit, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("form", ["lean", "gated"])
-def test_lean_kernel_is_the_latent_product_times_a_plus_c_entry_by_entry(form):
-    layer, latents = _layer(nn.Conv2d(3, 4, 3), form=form)
+def test_lean_kernel_is_the_latent_product_times_a_plus_c_entry_by_entry():
+    layer, latents = _layer(nn.Conv2d(3, 4, 3), form="lean")
     z_in, z_out = latents.vector("a"), latents.vector("b")
     kernel = layer.kernel()
-    own, free = (layer.a, layer.c) if form == "lean" else (layer.w, 0)
     for i in range(4):
         for j in range(3):
-            torch.testing.assert_close(kernel[i, j], z_out[i] * z_in[j] * own[i, j] + free[i, j] if
-                                       form == "lean" else z_out[i] * z_in[j] * own[i, j])
+            torch.testing.assert_close(kernel[i, j], z_out[i] * z_in[j] * layer.a[i, j] + layer.c[i, j])
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -140,13 +137,12 @@ def test_latents_start_at_dhps_draw_from_scratch_and_at_one_from_a_dense_model()
     assert all(bool((v == 1).all()) for v in dense.latents.vectors.values())
 
 
-@pytest.mark.parametrize(("form", "per_entry"), [("lean", 2), ("gated", 1)])
-def test_the_lean_forms_hold_a_fixed_number_of_values_per_kernel_entry(form, per_entry):
+def test_the_lean_form_holds_two_values_per_kernel_entry():
     """The search's trainable state: the lean form holds A and C (2 values per kernel entry of the
-    generator it stands for), the gated one W (1); DHP's holds 1 + 2m + k^2 m + k^2 per entry pair."""
+    generator it stands for); DHP's holds 1 + 2m + k^2 m + k^2 per entry pair."""
     dense = get_generator("resnet_9blocks", ngf=8)
-    hyper = hypernetize(dense, form=form)
+    hyper = hypernetize(dense, form="lean")
     kernels = sum(m.weight.numel() for m in dense.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)))
-    assert sum(p.numel() for p in hyper.hypernetwork_parameters()) == per_entry * kernels
+    assert sum(p.numel() for p in hyper.hypernetwork_parameters()) == 2 * kernels
     generated = sum(layer.masked_weight_and_bias()[0].numel() for layer in hyper.hyper_layers().values())
     assert generated == kernels

@@ -7,13 +7,14 @@ import argparse
 import torch
 
 import planted
+from coronet.pruning import ControllerConfig
 
 
 def test_the_search_finds_the_planted_widths_and_recovers_the_oracles_advantage():
     torch.manual_seed(0)
     args = argparse.Namespace(ngf=8, blocks=6, size=32, quiet_scale=0.05, min_channels=2, train_images=32,
                               test_images=16, noise=0.05, steps=150, search_steps=75, lr=2e-4, batch=4,
-                              hyper_lr_scale=0.1, shrink=0.3, importance_decay=0.9,
+                              hyper_lr_scale=0.1, shrink=ControllerConfig.shrink, importance_decay=0.9,
                               hypernet="lean")
     result = planted.run_seed(args, seed=0)
     rows = result["rows"]

@@ -27,7 +27,14 @@ from coronet.models import (
     load_generator,
     load_reference_state_dict,
 )
-from coronet.pruning import Budget, BudgetTarget, ControllerConfig, CostModel, resolve_budget
+from coronet.pruning import (
+    FROM_SCRATCH_LR_SCALE,
+    Budget,
+    BudgetTarget,
+    ControllerConfig,
+    CostModel,
+    resolve_budget,
+)
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -56,7 +63,8 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         "model.normD": m.normD or ("batch" if pix2pix else "instance"),
         # from a trained model the hypernetworks' full step rewrites its kernels within a few steps,
         # before the search has read which channels matter (docs/results.md, planted architecture)
-        "train.hyper_lr_scale": t.hyper_lr_scale or (0.1 if m.init_from or m.init_from_B else 1.0),
+        "train.hyper_lr_scale": t.hyper_lr_scale or (
+            0.1 if m.init_from or m.init_from_B else FROM_SCRATCH_LR_SCALE[m.hypernet]),
     })
 
 

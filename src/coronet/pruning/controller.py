@@ -4,10 +4,10 @@ After every generator optimizer step, `BudgetController.step(lr)`:
  1. updates each channel's importance: a moving average of the squared gradient of the loss with
     respect to the channel's mask (`LatentVectors.mask`), the first-order estimate of what removing
     the channel would cost the task;
- 2. takes the proximal L1 step on the alive latents, weighted by what each channel costs (a trunk
+ 2. takes the paper's proximal L1 step on the alive latents when `shrink` > 0 (off by default: it
+    made no measured difference, docs/results.md), weighted by what each channel costs (a trunk
     channel of a ResNet costs more MACs than a channel of one block) and bounded to `shrink` times the
-    learning rate, a fraction of the latents' own Adam step, so that the task's gradient can hold up
-    a latent that matters;
+    learning rate, a fraction of the latents' own Adam step;
  3. removes channels to follow a straight planned path from the dense cost to the target (reached at
     `reach_fraction` of the search budget): lowest importance per unit of cost saved first, never
     below the landing window, and near the target only deaths that keep an exact landing reachable;
@@ -33,12 +33,14 @@ from coronet.pruning.cost import CostModel
 from coronet.pruning.latents import LatentVectors
 from coronet.pruning.proximal import soft_threshold_
 
+PAPER_SHRINK = 0.3  # the L1 step that reproduces the paper's proximal pressure (off by default)
+
 
 @dataclass(frozen=True)
 class ControllerConfig:
     min_channels: int = 4  # no group goes below this many channels (DHP)
     reach_fraction: float = 0.75  # plan to reach the target at this share of the search steps
-    shrink: float = 0.3  # the L1 step of the costliest channel per step, as a share of the lr
+    shrink: float = 0.0  # the L1 step of the costliest channel per step, as a share of the lr
     importance_decay: float = 0.9  # moving average of the squared mask gradients
     warmup_steps: int = 10  # steps of importance before the first death
 
@@ -123,18 +125,18 @@ class BudgetController:
         return dict(zip(names, flat.split([gradients[n].numel() for n in names]), strict=True))
 
     def _shrink(self, lr: float) -> None:
-        """The proximal L1 step, each group's amount proportional to what one of its channels costs;
-        none for a group at its floor. Dead entries are set back to exactly zero (Adam's momentum
-        moves them)."""
-        w = self.cost_model.vector(self.latents.widths())
-        savings = self.cost_model.savings_vector(self.budget.metric, w).astype(np.float64)
-        largest = max(float(savings[self._prunable].max()), 1.0)
+        """The paper's proximal L1 step when `shrink` > 0, each group's amount proportional to what
+        one of its channels costs and none for a group at its floor; then dead entries are set back
+        to exactly zero (Adam's momentum moves them)."""
         names = list(self.latents.vectors)
-        at = [self.cost_model.index[n] for n in names]
-        amounts = [self.config.shrink * lr * savings[j] / largest if w[j] > self._floor_width[j] else 0.0
-                   for j in at]
         zs = [self.latents.vectors[n] for n in names]
-        soft_threshold_(zs, amounts)
+        if self.config.shrink > 0:
+            w = self.cost_model.vector(self.latents.widths())
+            savings = self.cost_model.savings_vector(self.budget.metric, w).astype(np.float64)
+            largest = max(float(savings[self._prunable].max()), 1.0)
+            at = [self.cost_model.index[n] for n in names]
+            soft_threshold_(zs, [self.config.shrink * lr * savings[j] / largest
+                                 if w[j] > self._floor_width[j] else 0.0 for j in at])
         torch._foreach_mul_(zs, [self.latents.mask(n) for n in names])
 
     @torch.no_grad()

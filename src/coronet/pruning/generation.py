@@ -2,7 +2,6 @@
 
 The forms (hyperconv.py says what each is):
   lean   K[i,j] = (z_out[i] z_in[j] A[i,j] + C[i,j]) * mask        (A, C in R^{k^2})
-  gated  K[i,j] = z_out[i] z_in[j] W[i,j] * mask                    (the lean form without C)
   dhp    K[i,j] = (((z_out[i] z_in[j] + B0) W1 + B1) @ W2 + B2) * mask   (DHP's three layers)
 The lean form is what the DHP form computes once its linear layers are multiplied out
 (A = W1 @ W2, C = B0 A + B1 @ W2 + B2), at 2k^2 numbers per entry pair instead of 1 + 2m + k^2 m + k^2.
@@ -22,7 +21,7 @@ class _LeanKernel(torch.autograd.Function):
     def forward(ctx, z_out, z_in, mask_out, mask_in, a, c):  # noqa: ANN001
         scale = torch.outer(z_out, z_in)  # (o, i)
         mask = torch.outer(mask_out, mask_in)  # (o, i)
-        kernel = a * scale.unsqueeze(-1) if c is None else torch.addcmul(c, a, scale.unsqueeze(-1))
+        kernel = torch.addcmul(c, a, scale.unsqueeze(-1))
         kernel.mul_(mask.unsqueeze(-1))  # (o, i, k^2)
         ctx.save_for_backward(z_out, z_in, mask_out, mask_in, a, c, scale, mask)
         return kernel
@@ -33,7 +32,7 @@ class _LeanKernel(torch.autograd.Function):
         need = ctx.needs_input_grad
         g_out = g_in = g_mask_out = g_mask_in = g_a = g_c = None
         g_kernel = grad * mask.unsqueeze(-1)  # (o, i, k^2): also C's gradient
-        if c is not None and need[5]:
+        if need[5]:
             g_c = g_kernel
         if need[4]:
             g_a = g_kernel * scale.unsqueeze(-1)
@@ -44,8 +43,7 @@ class _LeanKernel(torch.autograd.Function):
                 g_out = g_scale @ z_in if need[0] else None
                 g_in = g_scale.t() @ z_out if need[1] else None
             if need[2] or need[3]:  # d/d mask of (scale A + C) * mask
-                g_mask = along_a * scale if c is None else torch.addcmul(torch.linalg.vecdot(grad, c),
-                                                                          along_a, scale)
+                g_mask = torch.addcmul(torch.linalg.vecdot(grad, c), along_a, scale)
                 g_mask_out = g_mask @ mask_in if need[2] else None
                 g_mask_in = g_mask.t() @ mask_out if need[3] else None
         return g_out, g_in, g_mask_out, g_mask_in, g_a, g_c
@@ -86,9 +84,9 @@ class _DHPKernel(torch.autograd.Function):
 
 
 def lean_kernel(z_out: torch.Tensor, z_in: torch.Tensor, mask_out: torch.Tensor, mask_in: torch.Tensor,
-                a: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-    """Masked kernel (c_out, c_in, k^2): K[i,j] = (z_out[i] z_in[j] A[i,j] + C[i,j]) mask_out[i] mask_in[j]
-    (C None: the gated form, no free term)."""
+                a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """Masked kernel (c_out, c_in, k^2):
+    K[i,j] = (z_out[i] z_in[j] A[i,j] + C[i,j]) mask_out[i] mask_in[j]."""
     return _LeanKernel.apply(z_out, z_in, mask_out, mask_in, a, c)
 
 

@@ -5,7 +5,6 @@ For output channel i and input channel j of a k x k convolution, the kernel entr
 parameters stored at [i,j]. The hypernetwork's form (`model.hypernet`, docs/method.md):
     lean   K[i,j] = z_out[i] z_in[j] A[i,j] + C[i,j]                      2 k^2 numbers per pair
     dhp    Z = z_out[i] z_in[j] + B0, E = Z W1 + B1, K = E @ W2 + B2       1 + 2m + k^2 m + k^2
-    gated  K[i,j] = z_out[i] z_in[j] W[i,j]                               k^2
 DHP's three layers have no nonlinearity, so they compute exactly a lean kernel (A = W1 @ W2,
 C = B0 A + B1 @ W2 + B2): the same functions, with the optimiser moving them in another geometry.
 Because K[i,j] depends only on z_out[i] z_in[j] and on parameters at [i,j], slicing the latent
@@ -27,8 +26,12 @@ from coronet.models.layout import ConvSpec
 from coronet.pruning.generation import dhp_kernel, lean_kernel
 from coronet.pruning.latents import LatentVectors
 
-FORMS = ("lean", "dhp", "gated")
-PARAMETERS = {"lean": ("a", "c"), "dhp": ("b0", "w1", "b1", "w2", "b2"), "gated": ("w",)}
+FORMS = ("lean", "dhp")
+PARAMETERS = {"lean": ("a", "c"), "dhp": ("b0", "w1", "b1", "w2", "b2")}
+# One Adam step moves a DHP kernel about 3x as far as a lean one (its factors' moves multiply:
+# 2.7x from scratch, 3.4x from a dense model, benchmarks/pace.py), so from scratch the lean form's
+# parameters train at 3x the learning rate, DHP's pace, which gained 0.5 dB at 5% (docs/results.md).
+FROM_SCRATCH_LR_SCALE = {"lean": 3.0, "dhp": 1.0}
 
 
 class HyperConv(nn.Module):
@@ -69,11 +72,9 @@ class HyperConv(nn.Module):
             w2_bound = math.sqrt(3.0 / (m * c_in * k2))  # the same Var(K) through m products
             self.w2 = nn.Parameter(torch.empty(c_out, c_in, m, k2).uniform_(-w2_bound, w2_bound))
             self.b2 = nn.Parameter(torch.zeros(c_out, c_in, k2))
-        elif form == "lean":
+        else:
             self.a = nn.Parameter(torch.empty(c_out, c_in, k2).uniform_(-bound, bound))
             self.c = nn.Parameter(torch.zeros(c_out, c_in, k2))
-        else:
-            self.w = nn.Parameter(torch.empty(c_out, c_in, k2).uniform_(-bound, bound))
         self.bias = nn.Parameter(conv.bias.detach().clone()) if conv.bias is not None else None
         # a depthwise filter's one input channel: the constant latent and mask (1)
         self.register_buffer("_unit", torch.ones(1), persistent=False)
@@ -86,7 +87,7 @@ class HyperConv(nn.Module):
         scaled by how far the latents then move: K[i,j] = Z[i,j] / Z0[i,j] * D[i,j] with
         Z = z_out z_in^T and Z0 its value now (1 at z = 1). The kernel fades as the latents shrink.
 
-        Lean: A = D / Z0, C = 0 (gated: W = D / Z0). DHP: B0 = B1 = B2 = 0 and
+        Lean: A = D / Z0, C = 0. DHP: B0 = B1 = B2 = 0 and
         W2[i,j] = w1[i,j] D[i,j]^T / (|w1[i,j]|^2 Z0[i,j]); W1 stays random so all m embedding
         dimensions keep receiving gradient.
         """
@@ -99,8 +100,6 @@ class HyperConv(nn.Module):
             if self.form == "lean":
                 self.a.copy_(dense)
                 self.c.zero_()
-            elif self.form == "gated":
-                self.w.copy_(dense)
             else:
                 scale = self.w1 / self.w1.pow(2).sum(-1, keepdim=True)  # (o, i, m)
                 self.w2.copy_(scale[..., None] * dense[:, :, None, :])
@@ -126,8 +125,6 @@ class HyperConv(nn.Module):
                   mask_in: torch.Tensor) -> torch.Tensor:
         if self.form == "lean":
             return lean_kernel(z_out, z_in, mask_out, mask_in, self.a, self.c)
-        if self.form == "gated":
-            return lean_kernel(z_out, z_in, mask_out, mask_in, self.w, None)
         return dhp_kernel(z_out, z_in, mask_out, mask_in, self.b0, self.w1, self.b1, self.w2, self.b2)
 
     def kernel(self) -> torch.Tensor:
