@@ -845,7 +845,7 @@ def ablation() -> list[str]:
 
 TRAINED_ROWS = {"coronet": "coronet, defaults (search from the trained model, fine-tuned)",
                 "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
-                "magnitude-coronet-widths": "magnitude pruning to coronet's widths (lean, L1 step), fine-tuned",
+                "magnitude-coronet-widths": "magnitude pruning to coronet's widths (lean + L1), fine-tuned",
                 "uniform-scratch": "uniform widths from scratch"}
 
 
