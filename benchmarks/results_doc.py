@@ -173,19 +173,20 @@ def load(name: str) -> dict:
 
 
 def files(pattern: str) -> list[str]:
-    """The files a `_seed*` pattern names: the seed-0 file (no suffix) and every `_seedN`."""
+    """The files a `_seed*` pattern names: the seed-0 file (no suffix), every `_seedN`, and every
+    `_seedN_LABEL` (rows a later call added to seed N)."""
     stem = pattern.replace("_seed*.json", "")
     found = [
         p.name
         for p in RESULTS.glob(f"{stem}*.json")
-        if re.fullmatch(re.escape(stem) + r"(_seed\d+)?\.json", p.name)
+        if re.fullmatch(re.escape(stem) + r"(_seed\d+(_[\w.]+)?)?\.json", p.name)
     ]
     return sorted(found, key=seed_of)
 
 
 def seed_of(name: str) -> int:
     """The seed of a single-seed file: N for `_seedN`, 0 for the file without the suffix."""
-    m = re.search(r"_seed(\d+)\.json$", name)
+    m = re.search(r"_seed(\d+)(_[\w.]+)?\.json$", name)
     return int(m.group(1)) if m else 0
 
 

@@ -1,5 +1,6 @@
-"""Learning rate per step: constant during the search, so that the L1 shrink keeps its pace, then the
-reference's constant-then-linear decay over fine-tuning (and over dense training)."""
+"""Learning rate per step: constant during the search, so that the importance averages and the
+deaths' path see one step size, then the reference's constant-then-linear decay over fine-tuning
+(and over dense training)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The training loop behind `coronet compress` and `coronet train`.
 
-compress: search (hyper-generators; after every generator step each controller takes its
-proximal step) -> export (plain compact generators, checked against the masked hyper-models)
--> fine-tune (the compact generators, fresh Adam, linear LR decay) -> done.
+compress: search (hyper-generators; after every generator step each controller ranks the
+channels by their mask gradients and removes the weakest per MAC) -> export (plain compact
+generators, checked against the masked hyper-models) -> fine-tune (the compact generators, fresh
+Adam, linear LR decay) -> done.
 train (dense baseline): one phase with the same data, losses and schedule.
 Every `checkpoint_every` steps and at every phase change the whole state is checkpointed
 atomically; `Trainer.resume` continues bit-for-bit on the CPU with deterministic settings.
@@ -194,7 +195,7 @@ class Trainer:
     # ----------------------------------------------------------------- one step
     def train_step(self, batch: dict) -> dict[str, float]:
         """One optimiser step of the discriminators and the generators (and, during the search, the
-        controllers' proximal step); returns the step's scalars. `run()` calls it; benchmarks may
+        controllers' ranking and deaths); returns the step's scalars. `run()` calls it; benchmarks may
         call it alone (it does not count or checkpoint the step)."""
         batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         lr = self._lr()

@@ -1,4 +1,5 @@
-"""The proximal operator of gamma * ||z||_1: the L1 step DHP applies after each optimizer step."""
+"""The proximal operator of gamma * ||z||_1: the L1 step DHP and the paper apply after each optimizer
+step (`prune.shrink` > 0)."""
 
 from __future__ import annotations
 

@@ -38,8 +38,8 @@ def _training(report: dict[str, Any]) -> list[str]:
                      f"{g.get('achieved_ratio', 1.0):.4f} | {g.get('export_max_abs_diff', 0):.2e} | "
                      f"{landing} |")
     if any(g.get("forced_landing") for g in report.get("generators", {}).values()):
-        lines += ["", "A forced landing: the search ran out of steps before the L1 step reached the "
-                  "target, so the least important channels were removed at once to land on it. "
+        lines += ["", "A forced landing: the search ran out of steps before its planned path reached "
+                  "the target, so the least important channels were removed at once to land on it. "
                   "More search steps (--search-steps) let the search choose."]
     for name, g in report.get("generators", {}).items():
         if "test_metrics" in g:
