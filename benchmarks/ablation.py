@@ -50,19 +50,13 @@ import baselines as B
 import planted as P
 from baselines_seeds import paired_difference
 from common import environment, write_result
-from coronet.config import ModelConfig, PruneConfig
+from coronet.config import RunConfig
+from coronet.gan.setup import resolve_defaults
 from coronet.models import load_generator
-from coronet.pruning import (
-    FROM_SCRATCH_LR_SCALE,
-    PAPER_SHRINK,
-    ControllerConfig,
-    CostModel,
-    magnitude_prune,
-    uniform_widths,
-)
+from coronet.pruning import PAPER_SHRINK, ControllerConfig, CostModel, magnitude_prune, uniform_widths
+from coronet.pruning.hyperconv import FORMS
 
 RESULTS = Path(__file__).parent / "results"
-FORMS = ("lean", "dhp")
 SHRINKS = {"l1": PAPER_SHRINK, "no-l1": 0.0}
 PACE = 3.0  # DHP's kernel step over the lean form's, rounded (2.7 from scratch, 3.4 from a dense model)
 REFERENCE = "lean+l1"  # trained on every seed; the width-choice row prunes to the widths it found
@@ -93,12 +87,12 @@ def variant_settings(variant: str, from_dense: bool) -> list[str]:
 
 
 def product_default(from_dense: bool) -> str:
-    """The variant the product runs when nothing is set (the config's defaults, setup's scale rule)."""
-    form, shrink = ModelConfig.hypernet, PruneConfig.shrink
-    scale = 0.1 if from_dense else FROM_SCRATCH_LR_SCALE[form]
+    """The variant the product runs when nothing is set: the config's defaults as setup resolves them."""
+    start = {"model.init_from": "dense.safetensors"} if from_dense else {}
+    cfg = resolve_defaults(RunConfig().updated(start))
     return next(name for name, v in variants().items()
-                if (v["form"], v["shrink"]) == (form, shrink)
-                and math.isclose(hyper_lr_scale(float(v["pace"]), from_dense), scale))
+                if (v["form"], v["shrink"]) == (cfg.model.hypernet, cfg.prune.shrink)
+                and math.isclose(hyper_lr_scale(float(v["pace"]), from_dense), cfg.train.hyper_lr_scale))
 
 
 # ---------------------------------------------------------------------------- planted
@@ -211,9 +205,9 @@ def scratch_seed(args) -> dict:
         steps = max(r["steps"] for r in rows)
         rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
     for ratio in args.targets:
-        default = next(r for r in rows if r.get("variant") == REFERENCE and r["target"] == ratio)
-        rows.append(plain_row(args, f"uniform@{ratio}", ratio, default["steps"], uniform_scratch(args, ratio),
-                              score, "uniform"))
+        reference = next(r for r in rows if r.get("variant") == REFERENCE and r["target"] == ratio)
+        rows.append(plain_row(args, f"uniform@{ratio}", ratio, reference["steps"],
+                              uniform_scratch(args, ratio), score, "uniform"))
     return {"seed": args.seed, "rows": rows}
 
 
@@ -235,10 +229,10 @@ def trained_seed(args) -> dict:
     for ratio in args.trained_targets:
         found = [coronet_row(args, v, ratio, score, init_from=path) for v in args.variants]
         rows += found
-        default = next(r for r in found if r["variant"] == REFERENCE)
-        steps = default["steps"]
+        reference = next(r for r in found if r["variant"] == REFERENCE)
+        steps = reference["steps"]
         for name, widths in (("magnitude-uniform", uniform_of(args, ratio)),
-                             ("magnitude-coronet-widths", default["generators"]["G_A"]["widths"])):
+                             ("magnitude-coronet-widths", reference["generators"]["G_A"]["widths"])):
             rows.append(plain_row(args, f"{name}@{ratio}", ratio, steps,
                                   lambda w=widths: {"G_A": magnitude_prune(dense.train(), w)}, score, name))
         rows.append(plain_row(args, f"uniform-scratch@{ratio}", ratio, steps, uniform_scratch(args, ratio),
@@ -353,7 +347,8 @@ def per_seed(section: str) -> list[dict]:
 
 def summary() -> dict:
     loaded = {section: per_seed(section) for section in SECTIONS}
-    return {"variants": list(summarised()), "forms": summarised(), "reference": REFERENCE,
+    return {"variants": list(summarised()), "forms": summarised(), "retired": list(RETIRED),
+            "reference": REFERENCE,
             "defaults": {"scratch": product_default(False), "trained": product_default(True)},
             "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
             "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),

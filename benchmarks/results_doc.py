@@ -824,7 +824,7 @@ def ablation() -> list[str]:
         defaults = [f"default {where}" for where, name in (("from scratch", d["defaults"]["scratch"]),
                     ("from a trained model", d["defaults"]["trained"])) if name == v]
         row = [_variant(v) + (f" (**{', '.join(defaults)}**)" if defaults else "")
-               + (" (removed)" if form not in d["trainable_over_dense"] else ""),
+               + (" (removed)" if v in d["retired"] else ""),
                f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS) if p else "–"]
         row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in ("0.05", "0.025") if t in scratch]
         row += [_psnr(trained[t]["variants"][v]["minus_magnitude-uniform_val"]) for t in ("0.1", "0.05")
