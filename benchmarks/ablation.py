@@ -178,22 +178,21 @@ def coronet_row(args, variant: str, ratio: float, score: Scorer, init_from: Path
                {"method": "coronet", "variant": variant, "target": ratio}, score)
 
 
-def plain_row(args, name: str, ratio: float, steps: int, generators, score: Scorer, method: str) -> dict:
-    """A plain training run of `steps`: the config's dense generator, or `generators()`."""
-    cfg = B.config(pix2pix_args(args, []), steps=steps)
-    return row(args, name, lambda: B.train(cfg, compress=False,
-                                           generators=generators() if generators else None),
-               {"method": method, "target": ratio}, score)
+def plain_row(args, name: str, ratio: float, steps: int, score: Scorer, method: str,
+              widths: dict[str, int] | None = None, init_from: Path | None = None) -> dict:
+    """A plain training run of `steps`: the dense generator, or one at `widths` (from scratch, or
+    cut from the trained `init_from` by filter magnitude)."""
+    ns = pix2pix_args(args, [])
+    cfg = B.config(ns, steps=steps)
+    if init_from is not None:
+        cfg = cfg.updated({"model.init_from": str(init_from)})
+    if widths is not None:
+        cfg = B.at_widths(ns, cfg, {"G_A": widths}, name)
+    return row(args, name, lambda: B.train(cfg, compress=False), {"method": method, "target": ratio}, score)
 
 
 def uniform_of(args, ratio: float) -> dict[str, int]:
     return B.uniform_row_widths(B.config(pix2pix_args(args, [])), ratio)["G_A"]
-
-
-def uniform_scratch(args, ratio: float):
-    """A function making the generator at uniform widths for `ratio`, initialised with the seed."""
-    ns = pix2pix_args(args, [])
-    return lambda: B.fresh_generators(ns, B.config(ns), {"G_A": uniform_of(args, ratio)})
 
 
 def scratch_seed(args) -> dict:
@@ -203,11 +202,11 @@ def scratch_seed(args) -> dict:
         rows += [coronet_row(args, v, ratio, score) for v in args.variants]
     if not args.no_dense:
         steps = max(r["steps"] for r in rows)
-        rows.append(plain_row(args, "dense", 1.0, steps, None, score, "dense"))
+        rows.append(plain_row(args, "dense", 1.0, steps, score, "dense"))
     for ratio in args.targets:
         reference = next(r for r in rows if r.get("variant") == REFERENCE and r["target"] == ratio)
-        rows.append(plain_row(args, f"uniform@{ratio}", ratio, reference["steps"],
-                              uniform_scratch(args, ratio), score, "uniform"))
+        rows.append(plain_row(args, f"uniform@{ratio}", ratio, reference["steps"], score, "uniform",
+                              uniform_of(args, ratio)))
     return {"seed": args.seed, "rows": rows}
 
 
@@ -215,16 +214,15 @@ def trained_dense(args, score: Scorer) -> tuple[Path, dict, dict]:
     """The dense generator a user brings, trained once (seed 0) for --dense-steps, and the dense
     model of a default run's length, which it must clearly beat."""
     shared = argparse.Namespace(**{**vars(args), "seed": 0, "work_seed": args.work / "trained-dense"})
-    long = plain_row(shared, "dense-long", 1.0, args.dense_steps, None, score, "dense")
+    long = plain_row(shared, "dense-long", 1.0, args.dense_steps, score, "dense")
     default_length = args.search_steps + args.finetune_steps
-    short = plain_row(shared, "dense-short", 1.0, default_length, None, score, "dense")
+    short = plain_row(shared, "dense-short", 1.0, default_length, score, "dense")
     return B.row_dir(pix2pix_args(shared, []), "dense-long") / "G_A.safetensors", long, short
 
 
 def trained_seed(args) -> dict:
     score = Scorer(args)
     path, long, short = trained_dense(args, score)
-    dense = load_generator(path.with_suffix(".json"))
     rows = []
     for ratio in args.trained_targets:
         found = [coronet_row(args, v, ratio, score, init_from=path) for v in args.variants]
@@ -233,10 +231,9 @@ def trained_seed(args) -> dict:
         steps = reference["steps"]
         for name, widths in (("magnitude-uniform", uniform_of(args, ratio)),
                              ("magnitude-coronet-widths", reference["generators"]["G_A"]["widths"])):
-            rows.append(plain_row(args, f"{name}@{ratio}", ratio, steps,
-                                  lambda w=widths: {"G_A": magnitude_prune(dense.train(), w)}, score, name))
-        rows.append(plain_row(args, f"uniform-scratch@{ratio}", ratio, steps, uniform_scratch(args, ratio),
-                              score, "uniform-scratch"))
+            rows.append(plain_row(args, f"{name}@{ratio}", ratio, steps, score, name, widths, path))
+        rows.append(plain_row(args, f"uniform-scratch@{ratio}", ratio, steps, score, "uniform-scratch",
+                              uniform_of(args, ratio)))
     return {"seed": args.seed, "dense_long": long, "dense_short": short, "rows": rows}
 
 

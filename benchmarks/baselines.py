@@ -43,10 +43,11 @@ from coronet.deploy import export_onnx, measure_interleaved, onnx_runner, torch_
 from coronet.eval import count_macs, count_params
 from coronet.eval.fid import frechet_distance, inception_features, random_inception, statistics
 from coronet.eval.paired import paired_metrics, to_unit
-from coronet.gan import RunSummary, Trainer, setup
+from coronet.gan import RunSummary, Trainer, networks, setup
+from coronet.gan.checkpoint import save_checkpoint
 from coronet.models import get_generator, load_generator, save_generator
 from coronet.pruning import CostModel
-from coronet.pruning.baselines import magnitude_prune, uniform_widths
+from coronet.pruning.baselines import uniform_widths
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = {
@@ -74,14 +75,9 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
 Trained = tuple[RunSummary, dict[str, dict], float]  # the run, its discriminators' states, seconds
 
 
-def train(cfg: RunConfig, compress: bool, generators=None, discriminators=None) -> Trained:
+def train(cfg: RunConfig, compress: bool) -> Trained:
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp), compress=compress)
-        if generators is not None:
-            trainer.use_generators(generators)
-        if discriminators is not None:
-            for name, state in discriminators.items():
-                trainer.discriminators[name].load_state_dict(state)
         start = time.perf_counter()
         summary = trainer.run()
         wall = time.perf_counter() - start
@@ -111,7 +107,7 @@ def save_row(args, row: str, trained: Trained, extra: dict) -> dict:
                       "widths": g.widths}
         if run_g.handover is not None:  # a coronet row: did its search choose the widths?
             gens[name]["search"] = run_g.handover.search
-    torch.save(discriminators, out / "discriminators.pt")
+    save_checkpoint(out / "discriminators.pt", {"discriminators": discriminators})  # model.init_D_from
     steps = sum(summary.steps.values())
     result = {"row": row, "generators": gens, "steps": steps, "steps_by_phase": summary.steps,
               "train_wall_s": wall, "timing": summary.timing, **extra}
@@ -138,26 +134,31 @@ def uniform_row_widths(cfg: RunConfig, ratio: float) -> dict[str, dict[str, int]
     """Each generator's groups thinned alike to `ratio` of its dense MACs: the uniform row's widths
     (and the ones magnitude pruning cuts to). They depend on the architecture only."""
     size = (cfg.data.crop_size, cfg.data.crop_size)
-    costs = {n: CostModel(setup.dense_generator(cfg, n), size) for n in setup.generator_names(cfg)}
+    costs = {n: CostModel(networks.dense_generator(cfg, n), size) for n in setup.generator_names(cfg)}
     return {n: uniform_widths(c, int(ratio * c.macs(c.dense_widths)), cfg.prune.min_channels)
             for n, c in costs.items()}
 
 
-def fresh_generators(args, cfg: RunConfig, widths: dict[str, dict[str, int]]) -> dict:
-    """Generators of these widths, newly initialised with the run's seed: trained from scratch."""
-    torch.manual_seed(args.seed)
-    options = setup.generator_options(cfg)
-    return {n: get_generator(cfg.model.netG, widths=w, **options) for n, w in widths.items()}
+def at_widths(args, cfg: RunConfig, widths: dict[str, dict[str, int]], row: str) -> RunConfig:
+    """`cfg` training its generators at `widths` (`model.widths`: generator files of those widths,
+    written to --work): from scratch, or cut from `model.init_from` by filter magnitude."""
+    changes = {}
+    for name, w in widths.items():
+        path = save_generator(get_generator(cfg.model.netG, widths=w, **networks.generator_options(cfg)),
+                              args.work / "widths" / f"{row}_{name}")
+        changes["model.widths_B" if name == "G_B" else "model.widths"] = str(path)
+    return cfg.updated(changes)
 
 
-def train_magnitude(args, dense_args, widths: dict[str, dict[str, int]]) -> Trained:
-    """The dense row of `dense_args.work` cut to `widths` by filter L1 norm, then fine-tuned for the
-    fine-tune steps with the dense row's discriminators going on."""
-    dense_gens = generators_of(dense_args, "dense")
-    pruned = {n: magnitude_prune(g.train(), widths[n]) for n, g in dense_gens.items()}
-    discs = torch.load(row_dir(dense_args, "dense") / "discriminators.pt", weights_only=True)
-    return train(config(args, steps=args.finetune_steps), compress=False, generators=pruned,
-                 discriminators=discs)
+def magnitude_config(args, widths: dict[str, dict[str, int]], row: str) -> RunConfig:
+    """The dense row cut to `widths` by filter L1 norm, fine-tuned for the fine-tune steps with the
+    dense row's discriminators going on."""
+    dense = row_dir(args, "dense")
+    cfg = config(args, steps=args.finetune_steps).updated({
+        "model.init_from": str(dense / "G_A.safetensors"),
+        "model.init_D_from": str(dense / "discriminators.pt"),
+        **({"model.init_from_B": str(dense / "G_B.safetensors")} if args.model == "cyclegan" else {})})
+    return at_widths(args, cfg, widths, row)
 
 
 def run_rows(args) -> list[dict]:
@@ -175,12 +176,12 @@ def run_rows(args) -> list[dict]:
         widths = uniform_row_widths(cfg, ratio)
         name = f"uniform@{ratio}"
         if (r := saved_row(args, name)) is None:
-            trained = train(cfg, compress=False, generators=fresh_generators(args, cfg, widths))
+            trained = train(at_widths(args, cfg, widths, name), compress=False)
             r = save_row(args, name, trained, {"method": "uniform", "target": ratio})
         rows.append(r)
         name = f"magnitude@{ratio}"
         if (r := saved_row(args, name)) is None:
-            trained = train_magnitude(args, args, widths)
+            trained = train(magnitude_config(args, widths, name), compress=False)
             r = save_row(args, name, trained, {"method": "magnitude", "target": ratio,
                                                "train_wall_s_incl_dense": trained[2] + dense["train_wall_s"]})
         rows.append(r)

@@ -71,7 +71,7 @@ class Task:
 def images(n: int, size: int, seed: int, phase: str) -> torch.Tensor:
     """`n` input images of the built-in edges2shapes set (drawn, no files needed)."""
     cfg = TransformConfig(size, size, "resize", False)
-    data = make_dataset("builtin:edges2shapes", True, phase, "AtoB", cfg, seed=seed, length=n)
+    data = make_dataset("builtin:edges2shapes", True, phase, "AtoB", cfg, seed=seed, max_items=n)
     return torch.stack([data[i]["A"] for i in range(n)])
 
 

@@ -44,7 +44,7 @@ from common import environment, write_result
 from coronet.config import RunConfig
 from coronet.gan import setup
 from coronet.gan.trainer import Trainer
-from coronet.models import get_generator
+from coronet.models import get_generator, save_generator
 from coronet.pruning import BudgetController, BudgetTarget, hypernetize, resolve_budget
 from coronet.pruning.hyperconv import FORMS
 
@@ -151,11 +151,13 @@ class GanStep:
     def __init__(self, args, model: str, kind: str, run_dir: Path) -> None:
         self.batch = fixed_batch(args, model)
         widths = searched_widths(args.ngf)
-        self.trainer = t = Trainer(config_for(args, model), run_dir / kind, compress=kind == "search")
-        if kind.startswith("finetune@"):
-            t.phase = "finetune"
+        cfg = config_for(args, model)
+        if kind.startswith("finetune@"):  # a fine-tuning step is a plain step at the searched widths
             w = widths[float(kind.removeprefix("finetune@"))]
-            t.use_generators({n: get_generator(args.netG, widths=w, ngf=args.ngf) for n in t.names})
+            thin = get_generator(args.netG, widths=w, ngf=args.ngf)
+            path = save_generator(thin, run_dir / f"{kind}_widths")
+            cfg = cfg.updated({"model.widths": str(path), "model.widths_B": str(path)})
+        self.trainer = t = Trainer(cfg, run_dir / kind, compress=kind == "search")
         self.student = None
         if kind == "omgd":
             teacher = t.generators[t.names[0]]  # OMGD distils one direction (CycleGAN: A -> B)

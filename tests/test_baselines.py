@@ -66,17 +66,57 @@ def test_magnitude_pruning_keeps_the_largest_filters_with_their_weights(name, kw
     assert count_macs(compact, size) == cost.macs(widths)
 
 
-def test_thinner_generators_get_the_configured_norm():
+def _widths_file(tmp_path, cfg, fraction=0.25):
+    """A generator file at uniform widths of `fraction` of the dense MACs (what the baselines pass)."""
+    from coronet.gan import networks
+    from coronet.models import save_generator
+
+    dense = networks.dense_generator(cfg, "G_A")
+    cost = CostModel(dense, (32, 32))
+    widths = uniform_widths(cost, int(fraction * cost.macs(dense.widths)))
+    save_generator(get_generator(cfg.model.netG, widths=widths, ngf=cfg.model.ngf), tmp_path / "thin")
+    return str(tmp_path / "thin.json"), widths, dense
+
+
+def test_a_run_at_given_widths_trains_a_thinner_generator_with_the_configured_norm(tmp_path):
     """A baseline built at other widths must keep the run's norm, or it is not the same model."""
     from coronet.config import RunConfig
-    from coronet.gan import setup
+    from coronet.gan import networks
 
     cfg = RunConfig().updated({"model.netG": "resnet_9blocks", "model.ngf": 8, "model.norm": "batch"})
-    dense = setup.dense_generator(cfg, "G_A")
-    cost = CostModel(dense, (32, 32))
-    widths = uniform_widths(cost, int(0.25 * cost.macs(dense.widths)))
-    thin = get_generator(cfg.model.netG, widths=widths, **setup.generator_options(cfg))
+    path, widths, dense = _widths_file(tmp_path, cfg)
+    thin = networks.plain_generator(cfg.updated({"model.widths": path}), "G_A")
+
     def norms(g):
         return {type(m).__name__ for m in g.modules() if "Norm" in type(m).__name__}
 
+    assert thin.widths == widths != dense.widths
     assert norms(thin) == norms(dense) == {"BatchNorm2d"}
+
+
+def test_given_widths_from_a_trained_model_are_its_magnitude_pruned_channels(tmp_path):
+    from coronet.config import RunConfig
+    from coronet.gan import networks
+    from coronet.models import save_generator
+
+    cfg = RunConfig().updated({"model.netG": "resnet_9blocks", "model.ngf": 8})
+    path, widths, _ = _widths_file(tmp_path, cfg)
+    trained = get_generator("resnet_9blocks", ngf=8)
+    save_generator(trained, tmp_path / "dense")
+    cfg = cfg.updated({"model.widths": path, "model.init_from": str(tmp_path / "dense.safetensors")})
+    pruned = networks.plain_generator(cfg, "G_A").eval()
+    expected = magnitude_prune(trained.eval(), widths).eval()
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(pruned(x), expected(x))
+
+
+def test_widths_of_another_layout_and_a_search_at_given_widths_are_refused(tmp_path):
+    from coronet.config import RunConfig
+    from coronet.errors import ConfigError
+    from coronet.gan import networks
+
+    path, _, _ = _widths_file(tmp_path, RunConfig().updated({"model.ngf": 8}))
+    with pytest.raises(ConfigError, match="another generator"):
+        networks.plain_generator(RunConfig().updated({"model.netG": "unet_128", "model.widths": path}), "G_A")
+    with pytest.raises(ConfigError, match="searches them"):
+        networks.build_networks(RunConfig().updated({"model.ngf": 8, "model.widths": path}), compress=True)

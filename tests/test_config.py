@@ -10,7 +10,8 @@ import pytest
 
 from coronet.config import RunConfig, apply_overrides, from_dict, from_saved, list_presets, load_preset
 from coronet.errors import ConfigError
-from coronet.gan.setup import controller_config, resolve_defaults
+from coronet.gan.networks import controller_config
+from coronet.gan.setup import resolve_defaults
 from coronet.pruning import FROM_SCRATCH_LR_SCALE, PAPER_SHRINK, ControllerConfig, CostModel
 
 
@@ -123,15 +124,15 @@ def test_the_dry_run_resolves_the_reference_defaults():
 def test_the_mobile_presets_compress_to_the_published_students_budget():
     """OMGD's mobile ResNet students (ngf 16) cost 1.408 GMACs at 256x256; the mobile presets aim
     there from the ngf-64 mobile ResNet, and the target is one a network of that layout can meet."""
-    from coronet.gan import setup
+    from coronet.gan import networks, setup
 
     mobile = [n for n in list_presets() if from_dict(load_preset(n)).model.netG == "mobile_resnet_9blocks"]
     assert sorted(mobile) == ["cyclegan-horse2zebra-mobile", "cyclegan-summer2winter-mobile",
                               "pix2pix-edges2shoes-r-mobile"]
     for name in mobile:
         cfg = setup.resolve_defaults(from_dict(load_preset(name)))
-        cost = CostModel(setup.dense_generator(cfg, "G_A"), (cfg.data.crop_size,) * 2)
-        budget = setup.budget_for(cfg, "G_A", cost)
+        cost = CostModel(networks.dense_generator(cfg, "G_A"), (cfg.data.crop_size,) * 2)
+        budget = networks.budget_for(cfg, "G_A", cost)
         assert abs(budget.limit / 1.408e9 - 1) < 0.01 and budget.floor < budget.lower
         assert budget.ratio < 0.08  # of the 18.3 GMACs mobile ResNet at ngf 64
 

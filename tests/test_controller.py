@@ -257,7 +257,8 @@ def test_the_mask_probe_records_the_removal_gradient_without_changing_the_output
 
 
 def test_diagnostics_tell_a_uniform_search_from_one_that_chose():
-    from coronet.pruning import search_diagnostics, uniform_widths
+    from coronet.gan.handover import search_diagnostics
+    from coronet.pruning import uniform_widths
 
     hyper = _hyper("scratch", ngf=8)
     cost = hyper.cost_model((32, 32))

@@ -45,7 +45,8 @@ def test_pix2pix_compress_lands_exports_and_reports(tmp_path):
     assert 0.98 * 0.3 <= g["achieved_ratio"] <= 0.3
     assert g["compressed"]["macs"] <= 0.3 * g["dense"]["macs"]
     assert g["export_max_abs_diff"] <= 1e-5
-    assert report["target"] == {"metric": "macs", "ratio": 0.3, "ratio_B": None, "absolute": None}
+    assert report["target"] == {"metric": "macs", "ratio": 0.3, "ratio_B": None, "absolute": None,
+                                "absolute_B": None}
     assert report["model"] == "pix2pix" and report["dataset"] == "builtin:edges2shapes"
     assert set(report["versions"]) == {"coronet", "torch", "torchprofile"}
     timing = report["timing"]
@@ -62,11 +63,13 @@ def test_pix2pix_compress_lands_exports_and_reports(tmp_path):
 
 
 def test_cyclegan_compresses_both_generators_to_their_own_targets(tmp_path):
-    cfg = tiny(tmp_path, "cyclegan").updated({"prune.ratio_B": 0.5})
+    trainer = Trainer(tiny(tmp_path, "cyclegan"), tmp_path / "probe")
+    dense_B = trainer.controllers["G_B"].budget.dense
+    cfg = tiny(tmp_path, "cyclegan").updated({"prune.ratio_B": 0.5, "prune.absolute_B": 0.4 * dense_B})
     _, report = _run(cfg, tmp_path / "run")
     a, b = report["generators"]["G_A"], report["generators"]["G_B"]
     assert 0.98 * 0.3 <= a["achieved_ratio"] <= 0.3
-    assert 0.98 * 0.5 <= b["achieved_ratio"] <= 0.5
+    assert 0.98 * 0.4 <= b["achieved_ratio"] <= 0.4  # G_B's own absolute count decides over ratio_B
     assert max(a["export_max_abs_diff"], b["export_max_abs_diff"]) <= 1e-5
     assert set(report["exported"]) == {"G_A", "G_B"}
 
@@ -84,6 +87,27 @@ def test_dense_training_runs_with_the_same_machinery(tmp_path):
     g = report["generators"]["G_A"]
     assert g["compressed"] == g["dense"] and report["target"] is None
     assert report["timing"]["iterations"] == {"search": 0, "finetune": 8}
+
+
+def test_a_baseline_is_a_run_cut_from_a_trained_one_with_its_discriminator(tmp_path):
+    """Magnitude pruning as a config: the trained generator at another run's widths, and the
+    trained run's discriminator going on."""
+    from coronet.errors import CheckpointError
+
+    dense_dir, searched_dir = tmp_path / "dense", tmp_path / "searched"
+    dense, _ = _run(tiny(tmp_path), dense_dir, compress=False)
+    _run(tiny(tmp_path, finetune_steps=0), searched_dir)
+    cfg = tiny(tmp_path).updated({"model.init_from": str(dense_dir / "G_A.safetensors"),
+                                  "model.widths": str(searched_dir / "searched" / "G_A.json"),
+                                  "model.init_D_from": str(dense_dir / CHECKPOINT)})
+    cut = Trainer(cfg, tmp_path / "cut", compress=False)
+    assert cut.generators["G_A"].widths == load_generator(searched_dir / "searched" / "G_A.json").widths
+    for key, value in dense.discriminators["D"].state_dict().items():
+        torch.testing.assert_close(cut.discriminators["D"].state_dict()[key], value)
+    cut.run()
+    with pytest.raises(CheckpointError, match="holds no discriminators for this run"):
+        Trainer(tiny(tmp_path, "cyclegan").updated({"model.init_D_from": str(dense_dir / CHECKPOINT)}),
+                tmp_path / "wrong")
 
 
 class _Crash(Exception):
@@ -267,7 +291,7 @@ def test_a_failing_torch_compile_is_one_message_with_the_way_round_it(tmp_path, 
     resumed = Trainer.resume(run_dir, overrides=["train.compile=false"])
     assert resumed.phase == "finetune"  # saved at the hand-over, before the failing step
     resumed.run()
-    assert resumed.phase == "done" and resumed.steps_done["finetune"] == 2
+    assert resumed.phase == "done" and resumed.progress.steps_done["finetune"] == 2
 
 
 def test_resume_may_change_how_a_run_executes_but_not_what_it_computes(tmp_path):

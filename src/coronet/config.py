@@ -50,6 +50,9 @@ class ModelConfig:
     embedding_dim: int = 8  # the dhp form's m
     init_from: str | None = None  # a dense generator checkpoint to start from
     init_from_B: str | None = None  # CycleGAN: the B->A generator's checkpoint
+    widths: str | None = None  # `coronet train`: a generator file whose widths to train at
+    widths_B: str | None = None  # CycleGAN: the same for the B->A generator
+    init_D_from: str | None = None  # a run checkpoint whose discriminators to start from
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class PruneConfig:
     ratio: float | None = 0.25  # target share of the dense generator's cost
     absolute: float | None = None  # or an absolute MACs / params count
     ratio_B: float | None = None  # CycleGAN: target of G_B (default: same as G_A)
+    absolute_B: float | None = None  # or G_B's absolute count
     tolerance: float = 0.02
     min_channels: int = 4
     reach_fraction: float = 0.75
@@ -174,6 +178,7 @@ BOUNDS: dict[str, Range] = {
     "data.num_workers": Range(0, 1024), "data.max_train_items": Range(1),
     "model.ngf": Range(1, 4096), "model.ndf": Range(1, 4096), "model.embedding_dim": Range(1, 1024),
     "prune.ratio": SHARE, "prune.ratio_B": SHARE, "prune.absolute": Range(0, low_open=True),
+    "prune.absolute_B": Range(0, low_open=True),
     "prune.tolerance": Range(0, 0.5), "prune.min_channels": Range(1), "prune.reach_fraction": SHARE,
     "prune.shrink": Range(0, 10), "prune.importance_decay": Range(0, 1, high_open=True),
     "train.lambda_L1": Range(0, 1e6), "train.lambda_cycle": Range(0, 1e6),

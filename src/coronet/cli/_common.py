@@ -86,11 +86,11 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
 def check_before_start(cfg: RunConfig, compress: bool) -> RunConfig:
     """The config with the reference's defaults filled in, refused here if the run would refuse it
     (sizes, device, an impossible target), so that no run folder is made for it."""
-    from coronet.gan import setup
+    from coronet.gan import networks, setup
 
     cfg = setup.resolve_defaults(cfg)
     if compress:
-        setup.check_budgets(cfg)
+        networks.check_budgets(cfg)
     return cfg
 
 

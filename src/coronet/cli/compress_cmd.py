@@ -17,6 +17,7 @@ from coronet.cli._common import (
 from coronet.eval.report import write_run_outputs
 from coronet.gan.checkpoint import load_checkpoint
 from coronet.gan.distributed import DistContext
+from coronet.gan.resume import resumed_config
 from coronet.gan.trainer import Trainer
 from coronet.runs import CHECKPOINT, CONFIG, RunDir, write_text_atomically
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         run_dir = RunDir(args.resume)
         if args.dry_run:  # what the run would continue with; the folder is only read
             state = load_checkpoint(run_dir.file(CHECKPOINT))
-            print(Trainer.resumed_config(state, args.device, args.set, args.dataroot).to_json())
+            print(resumed_config(state, args.device, args.set, args.dataroot).to_json())
             return 0
         dist = DistContext.from_environment(args.device or "cpu")
         with _writing(run_dir, dist, "compress --resume"):

@@ -13,12 +13,13 @@ from coronet.data.transforms import TransformConfig, to_uint8
 
 
 def make_dataset(dataroot: str, paired: bool, phase: str, direction: str, cfg: TransformConfig,
-                 seed: int = 0, skip_bad_images: bool = False, length: int | None = None) -> Dataset:
-    """`builtin:NAME` or a folder in the aligned (paired) / unaligned layout."""
+                 seed: int = 0, skip_bad_images: bool = False, max_items: int | None = None) -> Dataset:
+    """`builtin:NAME` or a folder in the aligned (paired) / unaligned layout; `max_items` keeps the
+    first N samples (of each folder)."""
     if dataroot.startswith(PREFIX):
-        return BuiltinDataset(dataroot, phase, direction, cfg, seed, length)
+        return BuiltinDataset(dataroot, phase, direction, cfg, seed, max_items)
     cls = AlignedDataset if paired else UnalignedDataset
-    return cls(Path(dataroot), phase, direction, cfg, seed, skip_bad_images)
+    return cls(Path(dataroot), phase, direction, cfg, seed, skip_bad_images, max_items)
 
 
 __all__ = [

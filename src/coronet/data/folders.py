@@ -72,10 +72,10 @@ class AlignedDataset(_Base):
 
     def __init__(self, root: str | Path, phase: str = "train", direction: str = "AtoB",
                  cfg: T.TransformConfig | None = None, seed: int = 0,
-                 skip_bad_images: bool = False) -> None:
+                 skip_bad_images: bool = False, max_items: int | None = None) -> None:
         super().__init__(root, cfg or T.TransformConfig(), phase == "train", direction, seed,
                          skip_bad_images)
-        self.paths = list_images(split_folder(self.root, phase), f"{phase} image")
+        self.paths = list_images(split_folder(self.root, phase), f"{phase} image")[:max_items]
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -120,12 +120,12 @@ class UnalignedDataset(_Base):
 
     def __init__(self, root: str | Path, phase: str = "train", direction: str = "AtoB",
                  cfg: T.TransformConfig | None = None, seed: int = 0,
-                 skip_bad_images: bool = False) -> None:
+                 skip_bad_images: bool = False, max_items: int | None = None) -> None:
         super().__init__(root, cfg or T.TransformConfig(), phase == "train", direction, seed,
                          skip_bad_images)
         split = "train" if phase == "train" else "test"
-        self.a_paths = list_images(self.root / f"{split}A", f"{split}A image")
-        self.b_paths = list_images(self.root / f"{split}B", f"{split}B image")
+        self.a_paths = list_images(self.root / f"{split}A", f"{split}A image")[:max_items]
+        self.b_paths = list_images(self.root / f"{split}B", f"{split}B image")[:max_items]
         if self.swap:
             self.a_paths, self.b_paths = self.b_paths, self.a_paths
 

@@ -93,7 +93,8 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
         "dataset": cfg.data.dataroot,
         "compressed": summary.compress,
         "target": ({"metric": cfg.prune.metric, "ratio": cfg.prune.ratio,
-                    "ratio_B": cfg.prune.ratio_B, "absolute": cfg.prune.absolute}
+                    "ratio_B": cfg.prune.ratio_B, "absolute": cfg.prune.absolute,
+                    "absolute_B": cfg.prune.absolute_B}
                    if summary.compress else None),
         "generators": gens,
         "timing": {"search_s": t["search_s"], "export_s": t["export_s"],

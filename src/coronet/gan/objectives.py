@@ -1,4 +1,4 @@
-"""The two training objectives, as functions of a batch that return named losses.
+"""The two training objectives: each says its fakes, its losses and the order of its updates.
 
 Paper notation vs code: Pix2Pix learns G: A -> B with a conditional D on (A, B). CycleGAN learns
 G_A: A -> B and G_B: B -> A (the paper's G and F), with D_A judging B images and D_B judging A
@@ -17,6 +17,26 @@ from coronet.gan.image_pool import ImagePool
 from coronet.gan.losses import gan_loss
 
 
+class Objective:
+    """What the training loop needs of an objective: `forward` makes the step's fakes once, and
+    `losses(side, ...)` gives the named losses of side "G" or "D", whose entry of that name is the
+    total the step minimises; the sides are updated in `update_order`."""
+
+    update_order: tuple[str, ...] = ("G", "D")
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def g_loss(self, batch: dict, fakes: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def d_loss(self, batch: dict, fakes: dict) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def losses(self, side: str, batch: dict, fakes: dict) -> dict[str, torch.Tensor]:
+        return self.g_loss(batch, fakes) if side == "G" else self.d_loss(batch, fakes)
+
+
 def _set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
     for net in nets:
         for p in net.parameters():
@@ -24,7 +44,7 @@ def _set_requires_grad(nets: list[nn.Module], flag: bool) -> None:
 
 
 @dataclass
-class Pix2PixObjective:
+class Pix2PixObjective(Objective):
     """`D_judge` scores fakes in the generator loss; under DDP it is the unwrapped D, whose
     parameters take no gradient there (the wrapper would wait for gradients that never come)."""
 
@@ -34,7 +54,7 @@ class Pix2PixObjective:
     lambda_L1: float = 100.0
     D_judge: nn.Module | None = None
 
-    generators = ("G",)
+    update_order = ("D", "G")  # the reference updates the discriminator first for Pix2Pix
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         return {"fake_B": self.G(batch["A"])}
@@ -56,7 +76,7 @@ class Pix2PixObjective:
 
 
 @dataclass
-class CycleGANObjective:
+class CycleGANObjective(Objective):
     G_A: nn.Module
     G_B: nn.Module
     D_A: nn.Module
@@ -70,7 +90,7 @@ class CycleGANObjective:
     D_A_judge: nn.Module | None = None  # unwrapped discriminators for the generator loss (DDP)
     D_B_judge: nn.Module | None = None
 
-    generators = ("G_A", "G_B")
+    update_order = ("G", "D")  # and the generators first for CycleGAN
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         fake_B = self.G_A(batch["A"])

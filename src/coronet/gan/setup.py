@@ -1,4 +1,4 @@
-"""Build what a run needs from its config: datasets, networks, objective, budgets.
+"""Resolve a run's config and build its data: model-dependent defaults, checks, datasets, steps.
 
 Reference defaults that depend on the model are resolved here, once: Pix2Pix uses vanilla GAN
 loss, a BatchNorm conditional PatchGAN (6 input channels) and dropout in U-Net generators;
@@ -9,32 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from pathlib import Path
-
-from torch import nn
 
 from coronet.config import RunConfig
 from coronet.data import TransformConfig, make_dataset
 from coronet.errors import ConfigError, DataError
-from coronet.gan.image_pool import ImagePool
-from coronet.gan.objectives import CycleGANObjective, Pix2PixObjective
-from coronet.models import (
-    Generator,
-    check_size,
-    get_discriminator,
-    get_generator,
-    list_generators,
-    load_generator,
-    load_reference_state_dict,
-)
-from coronet.pruning import (
-    FROM_SCRATCH_LR_SCALE,
-    Budget,
-    BudgetTarget,
-    ControllerConfig,
-    CostModel,
-    resolve_budget,
-)
+from coronet.models import check_size, list_generators
+from coronet.pruning import FROM_SCRATCH_LR_SCALE
 
 
 def generator_names(cfg: RunConfig) -> tuple[str, ...]:
@@ -113,11 +93,7 @@ def make_datasets(cfg: RunConfig):
     tf = transform_config(cfg)
     d = cfg.data
     train = make_dataset(d.dataroot, paired, "train", d.direction, tf, cfg.train.seed,
-                         d.skip_bad_images, length=d.max_train_items)
-    if d.max_train_items is not None:  # folder datasets: keep the first N files of each list
-        for attr in ("paths", "a_paths", "b_paths"):
-            if hasattr(train, attr):
-                setattr(train, attr, getattr(train, attr)[: d.max_train_items])
+                         d.skip_bad_images, max_items=d.max_train_items)
     try:
         test = make_dataset(d.dataroot, paired, "test", d.direction, tf, cfg.train.seed,
                             d.skip_bad_images)
@@ -139,69 +115,3 @@ def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> RunConfig:
     return cfg.updated({f"train.{unit}_steps": int(math.ceil(getattr(t, f"{unit}_epochs") * steps_per_epoch))
                         for unit in ("search", "finetune", "decay")
                         if getattr(t, f"{unit}_epochs") is not None})
-
-
-def generator_options(cfg: RunConfig) -> dict:
-    """The keyword arguments of `get_generator` that the config sets, so that every generator a run
-    builds (dense, or a baseline's thinner one) has the same norm and dropout."""
-    m = cfg.model
-    return {"ngf": m.ngf, "use_dropout": bool(m.use_dropout), **({"norm": m.norm} if m.norm else {})}
-
-
-def dense_generator(cfg: RunConfig, which: str) -> Generator:
-    m = cfg.model
-    g = get_generator(m.netG, **generator_options(cfg))
-    source = m.init_from_B if which == "G_B" else m.init_from
-    if source and Path(source).suffix in (".safetensors", ".json"):  # exported by `coronet train`
-        trained = load_generator(source)
-        if trained.spec.name != g.spec.name or trained.widths != g.widths:
-            raise ConfigError(f"{source} is a {trained.spec.name} with widths {trained.widths}; "
-                              f"--init-from needs a dense {g.spec.name} like --netG/--ngf describe")
-        g.load_state_dict(trained.state_dict())
-    elif source:
-        load_reference_state_dict(g, source)
-    return g
-
-
-def discriminators(cfg: RunConfig) -> dict[str, nn.Module]:
-    m = cfg.model
-    if cfg.train.model == "pix2pix":
-        return {"D": get_discriminator(m.netD, input_nc=6, ndf=m.ndf, norm=m.normD)}
-    return {name: get_discriminator(m.netD, input_nc=3, ndf=m.ndf, norm=m.normD)
-            for name in ("D_A", "D_B")}
-
-
-def objective(cfg: RunConfig, generators: dict[str, nn.Module], discs: dict[str, nn.Module],
-              pools: dict[str, ImagePool], judges: dict[str, nn.Module] | None = None):
-    """`generators`/`discs` are what trains (DDP wrappers when distributed); `judges` the plain
-    discriminators that score fakes in the generator loss."""
-    t = cfg.train
-    judges = judges or discs
-    if t.model == "pix2pix":
-        return Pix2PixObjective(generators["G_A"], discs["D"], t.gan_mode, t.lambda_L1, judges["D"])
-    return CycleGANObjective(generators["G_A"], generators["G_B"], discs["D_A"], discs["D_B"],
-                             pools["A"], pools["B"], t.gan_mode, t.lambda_cycle, t.lambda_cycle,
-                             t.lambda_identity, judges["D_A"], judges["D_B"])
-
-
-def budget_for(cfg: RunConfig, which: str, cost_model) -> Budget:
-    p = cfg.prune
-    own_ratio = which == "G_B" and p.ratio_B is not None
-    absolute = None if own_ratio else p.absolute
-    ratio = None if absolute is not None else (p.ratio_B if own_ratio else p.ratio)
-    target = BudgetTarget(p.metric, ratio=ratio, absolute=absolute)
-    return resolve_budget(target, cost_model, p.min_channels, p.tolerance)
-
-
-def check_budgets(cfg: RunConfig) -> None:
-    """Refuse a target no network of this layout can meet, before any data is read (what the run
-    would refuse at its start; `--dry-run` checks it too)."""
-    size = (cfg.data.crop_size, cfg.data.crop_size)
-    for name in generator_names(cfg):
-        budget_for(cfg, name, CostModel(get_generator(cfg.model.netG, **generator_options(cfg)), size))
-
-
-def controller_config(cfg: RunConfig) -> ControllerConfig:
-    p = cfg.prune
-    return ControllerConfig(min_channels=p.min_channels, reach_fraction=p.reach_fraction, shrink=p.shrink,
-                            importance_decay=p.importance_decay)

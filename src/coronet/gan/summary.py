@@ -24,7 +24,7 @@ class Handover:
     achieved_ratio: float  # in the target's metric
     forced_landing: bool  # the search budget ran out and the ranking closed the gap
     search_steps: int
-    search: dict[str, Any]  # did the search search? `search_diagnostics` in coronet.pruning
+    search: dict[str, Any]  # did the search choose its widths? `handover.search_diagnostics`
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -6,7 +6,7 @@ Reading order: `hyperconv` (how weights are generated), `latents` (z and alive m
 `baselines` is not the method: the uniform and magnitude-pruned generators it is compared with.
 """
 
-from coronet.pruning.baselines import filter_l1_norms, magnitude_prune, search_diagnostics, uniform_widths
+from coronet.pruning.baselines import filter_l1_norms, magnitude_prune, uniform_widths
 from coronet.pruning.budget import Budget, BudgetTarget, resolve_budget
 from coronet.pruning.controller import PAPER_SHRINK, BudgetController, ControllerConfig, ControllerStatus
 from coronet.pruning.cost import CostModel
@@ -34,6 +34,5 @@ __all__ = [
     "lr_groups",
     "materialize",
     "resolve_budget",
-    "search_diagnostics",
     "soft_threshold_",
 ]

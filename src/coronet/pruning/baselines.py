@@ -84,18 +84,3 @@ def filter_l1_norms(generator: Generator) -> dict[str, torch.Tensor]:
         per_channel = weight.sum(dim=(0, 2, 3)) if transposed else weight.sum(dim=(1, 2, 3))
         norms[spec.out_group] = norms.get(spec.out_group, 0) + per_channel.float()
     return norms
-
-
-def search_diagnostics(cost: CostModel, widths: dict[str, int], tied_deaths: int, deaths: int,
-                       min_channels: int, metric: str = "macs") -> dict:
-    """Whether a search chose its widths: the share of its channel deaths decided among equal scores
-    (`tie_decided_fraction`), the kept share of every prunable group (`keep_ratios`), and how far
-    those are from uniform thinning to the same cost (`uniform_distance`: mean absolute difference
-    of the keep ratios; 0 means the search found the uniform network)."""
-    groups = [g for g in cost.layout.groups if g.prunable]
-    keep = {g.name: widths[g.name] / g.size for g in groups}
-    uniform = uniform_widths(cost, cost.cost(metric, widths), min_channels, metric)
-    distance = float(np.mean([abs(keep[g.name] - uniform[g.name] / g.size) for g in groups]))
-    return {"tie_decided_fraction": tied_deaths / deaths if deaths else 0.0, "deaths": deaths,
-            "keep_ratios": keep, "uniform_keep_ratios": {g.name: uniform[g.name] / g.size for g in groups},
-            "uniform_distance": distance}
