@@ -165,7 +165,7 @@ def test_ranking_alone_lands_any_feasible_target_inside_the_window(name, ngf, si
     if name not in _FORCED:
         _FORCED[name] = hypernetize(get_generator(name, ngf=ngf))
     hyper = _FORCED[name]
-    for group in hyper.latents.prunable_names():
+    for group in list(hyper.latents.vectors):
         hyper.latents.set_alive(group, torch.ones_like(hyper.latents.alive(group)))
         with torch.no_grad():
             hyper.latents.vectors[group].normal_()
@@ -239,13 +239,13 @@ def test_the_mask_probe_records_the_removal_gradient_without_changing_the_output
     torch.testing.assert_close(out, reference, rtol=0, atol=0)  # the probe multiplies by exactly 1
     out.square().mean().backward()
     gradients = hyper.latents.take_probe_gradients()
-    assert set(gradients) == set(hyper.latents.prunable_names())
+    assert set(gradients) == set(list(hyper.latents.vectors))
     assert torch.all(gradients["block3"][[1, 5]] == 0)  # a dead channel has nothing left to remove
     assert all(float(g.abs().sum()) > 0 for g in gradients.values())
     # the probe's gradient is the loss's derivative with respect to a channel's mask: a small step of
     # one mask entry changes the loss by about that much
     eps, channel = 1e-3, 2
-    probe = hyper.latents.probe_block3
+    probe = hyper.latents.probes["block3"]
     with torch.no_grad():
         probe[channel] -= eps
     moved = hyper(x).square().mean().detach()  # with autograd on, as in training: the probe applies

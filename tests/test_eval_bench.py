@@ -17,8 +17,8 @@ from coronet.eval import fid
 from coronet.eval.evaluate import evaluate_generator
 from coronet.eval.paired import paired_metrics
 from coronet.eval.protocol import evaluation_split
-from coronet.eval.report import write_run_outputs
 from coronet.gan.trainer import Trainer
+from coronet.runs.outputs import write_run_outputs
 from test_training import tiny
 
 

@@ -29,13 +29,13 @@ def _hyper(name, kwargs):
                 p.add_(torch.randn_like(p) * 0.01)
         _HYPER[key] = hyper
     hyper = _HYPER[key]
-    for group in hyper.latents.prunable_names():
+    for group in list(hyper.latents.vectors):
         hyper.latents.set_alive(group, torch.ones_like(hyper.latents.alive(group)))
     return hyper
 
 
 def _draw_masks(data, hyper):
-    for group in hyper.latents.prunable_names():
+    for group in list(hyper.latents.vectors):
         size = hyper.latents.groups[group].size
         bits = data.draw(st.lists(st.booleans(), min_size=size, max_size=size), label=group)
         if not any(bits):
@@ -65,7 +65,7 @@ def test_random_masks_export_exactly(name, kwargs, size, data):
 @pytest.mark.parametrize(("name", "kwargs", "size"), TINY[:3], ids=TINY_IDS[:3])
 def test_dead_channels_contribute_exactly_zero(name, kwargs, size):
     hyper = _hyper(name, kwargs).train()
-    for group in hyper.latents.prunable_names():
+    for group in list(hyper.latents.vectors):
         alive = torch.ones(hyper.latents.groups[group].size, dtype=torch.bool)
         alive[::2] = False
         hyper.latents.set_alive(group, alive)

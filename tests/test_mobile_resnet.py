@@ -151,7 +151,7 @@ def test_grouped_convolutions_must_be_declared_depthwise():
 def test_masked_hyper_model_and_compact_twin_agree_in_training_mode_too():
     torch.manual_seed(3)
     hyper = hypernetize(get_generator("mobile_resnet_9blocks", ngf=4))
-    for name in hyper.latents.prunable_names():
+    for name in list(hyper.latents.vectors):
         alive = torch.rand(hyper.latents.groups[name].size) > 0.5
         alive[0] = True
         hyper.latents.set_alive(name, alive)

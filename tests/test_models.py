@@ -46,6 +46,15 @@ def test_patchgan_sizes_match_reference(input_nc, norm, params):
     assert d(torch.zeros(1, input_nc, 256, 256)).shape == (1, 1, 30, 30)  # 70x70 patches
 
 
+def test_pixelgan_is_the_references_one_by_one_discriminator():
+    # 3*64 + 64 (first conv, biased) + 64*128 (no bias before batch norm) + 2*128 + 128*1 = 8,832
+    d = get_discriminator("pixel", input_nc=3, ndf=64, norm="batch")
+    assert count_params(d) == 8_832
+    assert set(d.state_dict()) >= {"net.0.weight", "net.0.bias", "net.2.weight", "net.3.running_mean",
+                                   "net.5.weight"}
+    assert d(torch.zeros(1, 3, 40, 24)).shape == (1, 1, 40, 24)  # a verdict per pixel
+
+
 def test_state_dict_keys_follow_the_reference_layout():
     resnet = get_generator("resnet_9blocks", ngf=8).state_dict()
     for key in ("model.1.weight", "model.1.bias", "model.4.weight", "model.7.weight",

@@ -15,7 +15,7 @@ from coronet.pruning import hypernetize, materialize
 def _compact(name: str, size: int, **kwargs):
     torch.manual_seed(0)
     hyper = hypernetize(get_generator(name, **kwargs))
-    for group in hyper.latents.prunable_names():
+    for group in list(hyper.latents.vectors):
         n = hyper.latents.groups[group].size
         hyper.latents.set_alive(group, torch.rand(n) < 0.6 if n > 2 else torch.ones(n, dtype=torch.bool))
     return materialize(hyper).eval()

@@ -14,8 +14,8 @@ from coronet.config import field_names
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "coronet"
-LAYERS = ["data", "models", "pruning", "gan", "eval", "deploy", "cli"]  # each imports only leftwards
-BASE = {"config", "errors", "files", "registry", "runs"}  # shared by every layer; they import only each other
+LAYERS = ["data", "models", "pruning", "gan", "eval", "runs", "deploy", "cli"]  # each imports only leftwards
+BASE = {"config", "errors", "files", "registry"}  # shared by every layer; they import only each other
 
 
 def modules() -> dict[str, Path]:

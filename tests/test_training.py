@@ -11,11 +11,11 @@ import torch
 
 from coronet.config import RunConfig
 from coronet.errors import ConfigError
-from coronet.eval.report import write_run_outputs
 from coronet.gan import Callback
 from coronet.gan.trainer import Trainer
 from coronet.models import load_generator
 from coronet.runs import CHECKPOINT
+from coronet.runs.outputs import write_run_outputs
 
 CONTRACT = ("dense", "compressed", "achieved_ratio", "widths", "export_max_abs_diff")
 
@@ -142,9 +142,10 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(tmp_path, model, cra
             assert torch.equal(value, resumed.discriminators[name].state_dict()[key])
 
 
-def test_a_run_saved_before_the_lean_form_continues_in_dhps_form(tmp_path):
-    """Checkpoints written before `model.hypernet` existed hold DHP's parameters and no such field:
-    they resume in that form and finish as an uninterrupted DHP run does."""
+def test_a_run_saved_by_an_earlier_coronet_continues_in_its_form(tmp_path):
+    """Checkpoints written before `model.hypernet` existed hold DHP's parameters and no such field,
+    and their masks as `latents.alive_<group>`: they resume in that form and finish as an
+    uninterrupted DHP run does."""
     cfg = tiny(tmp_path).updated({"model.hypernet": "dhp"})
     whole, _ = _run(cfg, tmp_path / "whole")
     with pytest.raises(_Crash):
@@ -152,6 +153,9 @@ def test_a_run_saved_before_the_lean_form_continues_in_dhps_form(tmp_path):
     path = tmp_path / "old" / CHECKPOINT
     state = torch.load(path, weights_only=True)
     del state["config"]["model"]["hypernet"]
+    saved = state["generators"]["G_A"]["state"]
+    for key in [k for k in saved if k.startswith("latents.alive_masks.")]:
+        saved[key.replace("alive_masks.", "alive_")] = saved.pop(key)
     torch.save(state, path)
     resumed = Trainer.resume(tmp_path / "old")
     assert resumed.cfg.model.hypernet == "dhp"

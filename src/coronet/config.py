@@ -65,7 +65,7 @@ class PruneConfig:
     tolerance: float = 0.02
     min_channels: int = 4
     reach_fraction: float = 0.75
-    shrink: float = 0.0  # the paper's proximal L1 step (0.3 reproduces it; measured without effect)
+    shrink: float = 0.0  # the paper's proximal L1 step (0.3 reproduces it; off by default)
     importance_decay: float = 0.9
 
 

@@ -26,9 +26,6 @@ class Registry(Generic[T]):
 
         return decorator
 
-    def unregister(self, name: str) -> None:
-        self._factories.pop(name, None)
-
     def get(self, name: str) -> Callable[..., T]:
         try:
             return self._factories[name]

@@ -14,12 +14,12 @@ from coronet.cli._common import (
     create_run_dir,
     resolved,
 )
-from coronet.eval.report import write_run_outputs
 from coronet.gan.checkpoint import load_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.resume import resumed_config
 from coronet.gan.trainer import Trainer
 from coronet.runs import CHECKPOINT, CONFIG, RunDir, write_text_atomically
+from coronet.runs.outputs import write_run_outputs
 
 DESCRIPTION = """Compress a Pix2Pix or CycleGAN generator while it trains: the search prunes
 channels through hypernetworks until the cost lands inside [0.98, 1.00] x the target (never over),

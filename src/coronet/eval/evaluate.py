@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from coronet.eval import fid
-from coronet.eval.paired import psnr, ssim, to_unit
+from coronet.eval.paired import PairedSums, to_unit
 from coronet.eval.protocol import EvalSplit
 
 
@@ -50,22 +50,17 @@ def evaluate_generator(generator: nn.Module, split: EvalSplit, inception: nn.Mod
     """Metrics of `generator` on `split`. With `inception`: FID (against `real_stats` if given, else
     the split's real images) and KID (needs real features, so not with a bare `real_stats` file)."""
     generator = generator.eval().to(device)
-    totals = {"psnr": 0.0, "ssim": 0.0, "l1": 0.0}
-    fake_feats, paired = [], 0
+    sums, fake_feats = PairedSums(), []
     for x, truth in tqdm(split.sources(), total=-(-split.count // 8), desc=f"translate {split.generator}",
                          unit="batch", mininterval=2.0, leave=False):
         fake = to_unit(generator(x.to(device)).cpu())
         if truth is not None:
-            real = to_unit(truth)
-            totals["psnr"] += float(psnr(fake, real).sum())
-            totals["ssim"] += float(ssim(fake, real).sum())
-            totals["l1"] += float((fake - real).abs().flatten(1).mean(1).sum())
-            paired += fake.shape[0]
+            sums.add(fake, to_unit(truth))
         if inception is not None:
             fake_feats.append(fid.inception_features(inception, [fake], device))
     out: dict[str, Any] = {"images": split.count}
-    if paired:
-        out.update({k: v / paired for k, v in totals.items()})
+    if sums.count:
+        out.update(sums.means())
     if inception is None:
         return out
     fakes = np.concatenate(fake_feats)

@@ -47,19 +47,30 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch.Ten
     return s.flatten(1).mean(1).float()
 
 
+class PairedSums:
+    """Running sums of per-image PSNR, SSIM and L1 over batches of [0, 1] images; `means()` at the end."""
+
+    def __init__(self) -> None:
+        self.totals = {"psnr": 0.0, "ssim": 0.0, "l1": 0.0}
+        self.count = 0
+
+    def add(self, fake: torch.Tensor, real: torch.Tensor) -> None:
+        self.totals["psnr"] += float(psnr(fake, real).sum())
+        self.totals["ssim"] += float(ssim(fake, real).sum())
+        self.totals["l1"] += float((fake - real).abs().flatten(1).mean(1).sum())
+        self.count += fake.shape[0]
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(self.count, 1) for k, v in self.totals.items()}
+
+
 @torch.no_grad()
 def paired_metrics(generator: torch.nn.Module, loader, device: str | torch.device = "cpu") -> dict:
     """Mean PSNR, SSIM and L1 (on [0, 1] images) of `generator` over a paired test loader."""
     was = generator.training
     generator.eval()
-    totals = {"psnr": 0.0, "ssim": 0.0, "l1": 0.0}
-    n = 0
+    sums = PairedSums()
     for batch in loader:
-        fake = to_unit(generator(batch["A"].to(device)).cpu())
-        real = to_unit(batch["B"])
-        totals["psnr"] += float(psnr(fake, real).sum())
-        totals["ssim"] += float(ssim(fake, real).sum())
-        totals["l1"] += float((fake - real).abs().flatten(1).mean(1).sum())
-        n += fake.shape[0]
+        sums.add(to_unit(generator(batch["A"].to(device)).cpu()), to_unit(batch["B"]))
     generator.train(was)
-    return {k: v / max(n, 1) for k, v in totals.items()} | {"images": n}
+    return sums.means() | {"images": sums.count}

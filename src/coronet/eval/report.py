@@ -1,8 +1,9 @@
-"""What a finished run leaves behind: exported generators, report.json, plots and report.md.
+"""What a finished run reports: report.json's training sections and the pictures beside it.
 
 `report.json` is the contract other tools and the benchmarks read (keys documented in
 docs/usage.md); `report.md` (coronet.runs.markdown) is the same for a person, with the sample grid and two
 plots: the cost ratio during the search and the final width of every layer against its dense width.
+`coronet.runs.outputs` writes them into the run folder.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from PIL import Image  # noqa: E402
 from coronet.eval import COUNTER, count_macs, count_params  # noqa: E402
 from coronet.files import atomic_write  # noqa: E402
 from coronet.gan.summary import RunSummary  # noqa: E402
-from coronet.models import save_generator  # noqa: E402
-from coronet.runs import RunDir  # noqa: E402
 
 
 def versions() -> dict[str, str]:
@@ -54,20 +53,14 @@ def evaluate_test_split(test_set, generator, limit: int = 500) -> dict[str, floa
     return paired_metrics(generator, DataLoader(subset, batch_size=8), device)
 
 
-def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict[str, Any]:
-    """Export the final generators and write report.json, report.md and the plots (rank 0).
-    `test_set`: the paired test split that Pix2Pix runs are scored on (none for CycleGAN)."""
+def build_report(summary: RunSummary, test_set=None) -> dict[str, Any]:
+    """report.json's training sections for a finished run (`test_set`: the paired test split Pix2Pix
+    runs are scored on; none for CycleGAN). `exported` is filled by whoever writes the files."""
     cfg = summary.config
     size = (cfg.data.crop_size, cfg.data.crop_size)
     gens: dict[str, Any] = {}
-    exported: dict[str, list[str]] = {}
     for name, run_g in summary.generators.items():
-        g = run_g.generator.eval()
-        device = next(g.parameters()).device
-        extra = {"input_size": cfg.data.crop_size, "direction": "BtoA" if name == "G_B" else "AtoB",
-                 "model": cfg.train.model}
-        weights = save_generator(g.cpu(), run_dir / name, extra=extra)
-        exported[name] = [weights.name, weights.with_suffix(".json").name]
+        g = run_g.generator.eval()  # counted and scored as deployed (batch norms use their statistics)
         dense = {"macs": run_g.dense_macs, "params": run_g.dense_params}
         compressed = {"macs": count_macs(g, size), "params": count_params(g)}
         entry: dict[str, Any] = {"dense": dense, "compressed": compressed,
@@ -82,13 +75,12 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
                 "forced_landing": run_g.handover.forced_landing,
                 "search": run_g.handover.search,
             })
-        g.to(device)
         if name == "G_A" and cfg.train.model == "pix2pix" and test_set is not None:
             entry["test_metrics"] = evaluate_test_split(test_set, g)  # ground truth exists
-        gens[name] = entry
         g.train()
+        gens[name] = entry
     t, steps = summary.timing, summary.steps
-    report = {
+    return {
         "model": cfg.train.model,
         "dataset": cfg.data.dataroot,
         "compressed": summary.compress,
@@ -101,21 +93,24 @@ def write_run_outputs(summary: RunSummary, run_dir: Path, test_set=None) -> dict
                    "finetune_s": t["finetune_s"] + t["train_s"],
                    "total_s": sum(t.values()),
                    "iterations": {"search": steps["search"], "finetune": steps["finetune"] + steps["train"]}},
-        "exported": exported,
+        "exported": {},
         "warnings": list(summary.warnings),
         "input_size": list(size),
         "counter": COUNTER,
         "versions": versions(),
         "config": cfg.to_dict(),
     }
+
+
+def write_pictures(summary: RunSummary, report: dict[str, Any], run_dir: Path) -> None:
+    """samples.png, and the plots of the cost during the search and of the widths found."""
+    cfg = summary.config
     if summary.samples is not None:
         picture = labelled_samples(summary.samples, cfg.data.crop_size, cfg.train.model)
         atomic_write(run_dir / "samples.png", lambda tmp: picture.save(tmp, format="PNG"))
     if summary.compress:
         _plot_ratio(summary, run_dir / "cost_ratio.png")
-    _plot_widths(gens, run_dir / "widths.png")
-    # the sections `eval`, `export` and `bench` added stay; resuming a finished run recomputes the rest
-    return RunDir(run_dir).update_report(report)
+    _plot_widths(report["generators"], run_dir / "widths.png")
 
 
 SAMPLE_LABELS = {"pix2pix": ("input", "output", "target"),

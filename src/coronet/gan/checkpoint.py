@@ -14,6 +14,7 @@ import torch
 from coronet.errors import CheckpointError
 from coronet.files import atomic_write, load_weights_only
 
+CHECKPOINT = "checkpoint-latest.pt"  # in the run folder
 FORMAT = "coronet-run"
 FORMAT_VERSION = 1
 

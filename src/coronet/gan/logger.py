@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from coronet.files import atomic_write
-from coronet.runs import LOG
+
+LOG = "log.jsonl"  # in the run folder
 
 
 class RunLogger:

@@ -41,8 +41,8 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
         "model.use_dropout": m.use_dropout if m.use_dropout is not None else (
             pix2pix and m.netG.startswith("unet")),
         "model.normD": m.normD or ("batch" if pix2pix else "instance"),
-        # from a trained model the hypernetworks' full step rewrites its kernels within a few steps,
-        # before the search has read which channels matter (docs/results.md, planted architecture)
+        # from a trained model the hypernetworks' full step would rewrite its kernels within a few
+        # steps, before the search has read which channels matter
         "train.hyper_lr_scale": t.hyper_lr_scale or (
             0.1 if m.init_from or m.init_from_B else FROM_SCRATCH_LR_SCALE[m.hypernet]),
     })

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from coronet.config import RunConfig
 from coronet.errors import CheckpointError, ConfigError
 from coronet.gan import networks, setup
-from coronet.gan.checkpoint import load_checkpoint, save_checkpoint
+from coronet.gan.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.handover import hand_over
 from coronet.gan.health import Health, TrainingDiverged, losses_of, non_finite_weight
@@ -39,7 +39,6 @@ from coronet.gan.stopping import Interrupted, stop_requests
 from coronet.gan.summary import GeneratorSummary, Handover, RunSummary
 from coronet.models import save_generator
 from coronet.pruning import HyperGenerator, lr_groups
-from coronet.runs import CHECKPOINT
 
 
 class Trainer:

@@ -1,4 +1,5 @@
-"""70x70 PatchGAN discriminator (`basic`, n_layers=3) and its n-layer form, as in the reference.
+"""The reference's discriminators: the 70x70 PatchGAN (`basic`, its n-layer form at n_layers=3)
+and the 1x1 PixelGAN (`pixel`), which judges each pixel alone (colour, not texture).
 
 The discriminator is trained alongside the generator but never pruned or exported.
 """
@@ -39,6 +40,25 @@ class NLayerDiscriminator(nn.Module):
 @DISCRIMINATORS.register("basic")
 def basic(input_nc: int = 3, ndf: int = 64, norm: str = "batch") -> NLayerDiscriminator:
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm)
+
+
+class PixelDiscriminator(nn.Module):
+    def __init__(self, input_nc: int = 3, ndf: int = 64, norm: str = "batch") -> None:
+        super().__init__()
+        make_norm, use_bias = norm_factory(norm)
+        self.net = nn.Sequential(
+            nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf, ndf * 2, 1, bias=use_bias), make_norm(ndf * 2), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(ndf * 2, 1, 1, bias=use_bias))
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+@DISCRIMINATORS.register("pixel")
+def pixel(input_nc: int = 3, ndf: int = 64, norm: str = "batch") -> PixelDiscriminator:
+    return PixelDiscriminator(input_nc, ndf, norm)
 
 
 def get_discriminator(name: str = "basic", **kwargs) -> nn.Module:

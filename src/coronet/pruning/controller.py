@@ -1,23 +1,19 @@
 """Drive the search to the user's budget and stop inside [1 - tolerance, 1] x target.
 
-After every generator optimizer step, `BudgetController.step(lr)`:
- 1. updates each channel's importance: a moving average of the squared gradient of the loss with
-    respect to the channel's mask (`LatentVectors.mask`), the first-order estimate of what removing
-    the channel would cost the task;
- 2. takes the paper's proximal L1 step on the alive latents when `shrink` > 0 (off by default: it
-    made no measured difference, docs/results.md), weighted by what each channel costs (a trunk
-    channel of a ResNet costs more MACs than a channel of one block) and bounded to `shrink` times the
-    learning rate, a fraction of the latents' own Adam step;
- 3. removes channels to follow a straight planned path from the dense cost to the target (reached at
-    `reach_fraction` of the search budget): lowest importance per unit of cost saved first, never
-    below the landing window, and near the target only deaths that keep an exact landing reachable;
- 4. lands when the cost is within budget: the masks freeze and the search is over. At the end of the
-    search budget it forces the landing by the same ranking.
-The task ranks the channels, not the L1 step: a ranking by |z| after the soft threshold left most
-channels tied at exactly zero and thinned every group alike (docs/results.md). Deaths decided among
-equal scores are counted (`tie_decided_fraction`).
-DHP stops at the first check below target + tolerance and lands 1-2 points *over* the target; the
-explicit masks and the ranking make the landing exact and never over budget.
+After every generator optimiser step, `BudgetController.step(lr)` takes four steps, in this order:
+ 1. `_update_importance`: each channel's importance, a moving average of the squared gradient of
+    the loss with respect to its mask (`LatentVectors.mask`), the first-order estimate of what
+    removing the channel costs the task;
+ 2. `_shrink`: the paper's proximal L1 step on the alive latents, when `shrink` > 0 (off by
+    default), weighted by what each channel costs;
+ 3. `_remove_until(_path_goal())`: channel deaths along a straight planned path from the dense cost
+    to the target (reached at `reach_fraction` of the search budget), lowest importance per unit of
+    cost saved first, never below the landing window, and near the target only deaths after which
+    an exact landing stays reachable (`landing.Landing`);
+ 4. lands when the cost is within budget: the masks freeze and the search is over; at the end of
+    the search budget `land_now` forces the landing by the same ranking.
+The masks are explicit state, so the landing is exact and never over budget. Deaths decided among
+equal scores are counted (`tie_decided_fraction` of the run's report).
 """
 
 from __future__ import annotations
@@ -30,6 +26,7 @@ import torch
 
 from coronet.pruning.budget import Budget
 from coronet.pruning.cost import CostModel
+from coronet.pruning.landing import Landing
 from coronet.pruning.latents import LatentVectors
 from coronet.pruning.proximal import soft_threshold_
 
@@ -72,15 +69,73 @@ class BudgetController:
         self.forced = False
         self.deaths = 0
         self.tied_deaths = 0
-        names = cost_model.group_names
-        self._prunable = np.array([n in latents.vectors for n in names])
-        self._floor_width = np.array([min(self.config.min_channels, latents.groups[n].size)
-                                      if n in latents.vectors else latents.groups[n].size
-                                      for n in names], dtype=np.int64)
+        groups = [latents.groups[n] for n in cost_model.group_names]
+        prunable = np.array([g.name in latents.vectors for g in groups])
+        floor = np.array([min(self.config.min_channels, g.size) if g.name in latents.vectors else g.size
+                          for g in groups], dtype=np.int64)
+        self.landing = Landing(cost_model, budget, prunable, floor)
         self.importance = {n: torch.zeros(latents.groups[n].size) for n in latents.vectors}
         self._cost = self._current_cost()
         if self._cost <= budget.limit:  # a target of 1.0 (or the dense model already fits)
             self.landed = True
+
+    # ----------------------------------------------------------------- the four steps
+    @torch.no_grad()
+    def step(self, lr: float) -> ControllerStatus:
+        gradients = self._mask_gradients()
+        if self.landed:
+            return self.status()
+        self.step_count += 1
+        self._update_importance(gradients)
+        self._shrink(lr)
+        if self.step_count >= self.config.warmup_steps:
+            self._remove_until(self._path_goal(), force=False)
+        if self._cost <= self.budget.limit:
+            self.landed = True
+        elif self.step_count >= self.search_steps:
+            self.land_now()
+        return self.status()
+
+    def _update_importance(self, gradients: dict[str, torch.Tensor]) -> None:
+        """1. Each channel's importance: the moving average of its squared mask gradient, Fisher
+        pruning's estimate of the loss its removal adds; divided by the cost saved it is loss per
+        MAC (its square root would favour cutting the costly trunk)."""
+        decay = self.config.importance_decay
+        importance = [self.importance[n] for n in gradients]
+        torch._foreach_mul_(importance, decay)
+        torch._foreach_addcmul_(importance, list(gradients.values()), list(gradients.values()), 1.0 - decay)
+
+    def _shrink(self, lr: float) -> None:
+        """2. The paper's proximal L1 step when `shrink` > 0, each group's amount proportional to what
+        one of its channels costs and none for a group at its floor; then dead entries are set back
+        to exactly zero (Adam's momentum moves them)."""
+        names = list(self.latents.vectors)
+        zs = [self.latents.vectors[n] for n in names]
+        if self.config.shrink > 0:
+            w = self.cost_model.vector(self.latents.widths())
+            savings = self.landing.savings(w).astype(np.float64)
+            largest = max(float(savings[self.landing.prunable].max()), 1.0)
+            at = [self.cost_model.index[n] for n in names]
+            floor = self.landing.floor_width
+            soft_threshold_(zs, [self.config.shrink * lr * savings[j] / largest if w[j] > floor[j] else 0.0
+                                 for j in at])
+        torch._foreach_mul_(zs, [self.latents.mask(n) for n in names])
+
+    def _path_goal(self) -> float:
+        """3. Where the deaths aim this step: the planned straight path from the dense cost to the
+        target, but never below the middle of the landing window, so the last deaths keep room on
+        both sides of it."""
+        window = self.budget.limit - self.budget.lower
+        return max(self.budget.lower + window // 2, self.planned_cost(self.step_count))
+
+    @torch.no_grad()
+    def land_now(self) -> ControllerStatus:
+        """4. Meet the budget now by ranking every alive channel (at the end of the search budget)."""
+        if not self.landed:
+            self._remove_until(self.budget.limit, force=True)
+            self.landed = True
+            self.forced = True
+        return self.status()
 
     def planned_ratio(self, step: int) -> float:
         progress = min(1.0, step / (self.config.reach_fraction * self.search_steps))
@@ -89,26 +144,74 @@ class BudgetController:
     def planned_cost(self, step: int) -> float:
         return self.planned_ratio(step) * self.budget.dense
 
-    @torch.no_grad()
-    def step(self, lr: float) -> ControllerStatus:
-        gradients = self._mask_gradients()
-        if self.landed:
-            return self.status()
-        self.step_count += 1
-        decay = self.config.importance_decay
-        importance = [self.importance[n] for n in gradients]
-        torch._foreach_mul_(importance, decay)
-        torch._foreach_addcmul_(importance, list(gradients.values()), list(gradients.values()), 1.0 - decay)
-        self._shrink(lr)
-        if self.step_count >= self.config.warmup_steps:
-            window = self.budget.limit - self.budget.lower
-            goal = max(self.budget.lower + window // 2, self.planned_cost(self.step_count))
-            self._kill(goal, force=False)
-        if self._cost <= self.budget.limit:
-            self.landed = True
-        elif self.step_count >= self.search_steps:
-            self.land_now()
-        return self.status()
+    # ----------------------------------------------------------------- the deaths
+    def _remove_until(self, goal: float, force: bool) -> None:
+        """Remove channels, lowest importance per unit of cost saved first, until the cost is at most
+        `goal` (and within budget). No death takes the cost below the landing window, and near the
+        target no death may make an exact landing unreachable. With `force`, when no ranked death
+        is possible, the landing finishes by the largest death that fits the window, and when none
+        fits, by the cheapest (the result stays under budget)."""
+        queues = {name: self._weakest_first(name) for name in self.latents.vectors}
+        at, floor = self.cost_model.index, self.landing.floor_width
+        w = self.cost_model.vector(self.latents.widths())
+        cost = self.landing.cost(w)
+        dead: dict[str, list[int]] = {name: [] for name in queues}
+        while cost > self.budget.limit and cost > goal:
+            queues = {n: q for n, q in queues.items() if q and w[at[n]] > floor[at[n]]}
+            if not queues:
+                break
+            savings = self.landing.savings(w)
+            group, tied = self._weakest_per_unit(queues, savings, w, cost)
+            if group is None and force:
+                group, tied = self._forced_death(queues, savings, w, cost), True
+            if group is None:
+                break
+            dead[group].append(queues[group].pop(0))
+            self.deaths += 1
+            self.tied_deaths += int(tied)
+            w[at[group]] -= 1
+            cost -= int(savings[at[group]])
+        for name, indices in dead.items():
+            if indices:
+                mask = self.latents.alive_on_host(name).clone()
+                mask[indices] = False
+                self.latents.set_alive(name, mask)  # also zeroes the dead latents
+        self._cost = self._current_cost()
+
+    def _weakest_first(self, name: str) -> list[int]:
+        """The alive channels of a group, lowest importance first (ties in channel order)."""
+        idx = torch.nonzero(self.latents.alive_on_host(name), as_tuple=False).flatten()
+        return idx[self.importance[name][idx].argsort(stable=True)].tolist()
+
+    def _weakest_per_unit(self, queues: dict[str, list[int]], savings: np.ndarray, w: np.ndarray,
+                          cost: int) -> tuple[str | None, bool]:
+        """The group whose weakest channel has the lowest importance per unit saved and may die now,
+        and whether another candidate had the same score. Among equal scores (none measured yet)
+        the group widest relative to its dense size goes first: that keeps small steps available
+        for an exact landing."""
+        at = self.cost_model.index
+        ranked = []
+        for name, queue in queues.items():
+            saving = int(savings[at[name]])
+            if cost - saving < self.budget.lower:
+                continue  # would fall below the landing window
+            per_unit = [float(self.importance[name][c]) / max(saving, 1) for c in queue[:2]]
+            share = w[at[name]] / self.latents.groups[name].size
+            ranked.append((per_unit[0], -share, name, len(per_unit) > 1 and per_unit[1] == per_unit[0]))
+        ranked.sort(key=lambda r: r[:3])
+        for i, (value, _, name, tied_inside) in enumerate(ranked):
+            if not self.landing.keeps_landing_reachable(w, at[name], cost, savings):
+                continue
+            others = [r[0] for j, r in enumerate(ranked) if j != i]
+            return name, tied_inside or (bool(others) and min(others) == value)
+        return None, False
+
+    def _forced_death(self, queues: dict[str, list[int]], savings: np.ndarray, w: np.ndarray,
+                      cost: int) -> str:
+        j = self.landing.largest_fitting_death(savings, w, cost)
+        if j is None:  # no death fits the window: the cheapest, to stay under budget
+            j = min((self.cost_model.index[n] for n in queues), key=lambda k: savings[k])
+        return self.cost_model.group_names[j]
 
     def _mask_gradients(self) -> dict[str, torch.Tensor]:
         """This step's mask gradients on the CPU, averaged over processes when distributed (every
@@ -123,128 +226,6 @@ class BudgetController:
             flat /= torch.distributed.get_world_size()
         flat = flat.float().cpu()  # one copy to the host for every group
         return dict(zip(names, flat.split([gradients[n].numel() for n in names]), strict=True))
-
-    def _shrink(self, lr: float) -> None:
-        """The paper's proximal L1 step when `shrink` > 0, each group's amount proportional to what
-        one of its channels costs and none for a group at its floor; then dead entries are set back
-        to exactly zero (Adam's momentum moves them)."""
-        names = list(self.latents.vectors)
-        zs = [self.latents.vectors[n] for n in names]
-        if self.config.shrink > 0:
-            w = self.cost_model.vector(self.latents.widths())
-            savings = self.cost_model.savings_vector(self.budget.metric, w).astype(np.float64)
-            largest = max(float(savings[self._prunable].max()), 1.0)
-            at = [self.cost_model.index[n] for n in names]
-            soft_threshold_(zs, [self.config.shrink * lr * savings[j] / largest
-                                 if w[j] > self._floor_width[j] else 0.0 for j in at])
-        torch._foreach_mul_(zs, [self.latents.mask(n) for n in names])
-
-    @torch.no_grad()
-    def land_now(self) -> ControllerStatus:
-        """Meet the budget now by ranking every alive channel (used at the end of the search)."""
-        if not self.landed:
-            self._kill(self.budget.limit, force=True)
-            self.landed = True
-            self.forced = True
-        return self.status()
-
-    def score(self, name: str) -> torch.Tensor:
-        """Each channel's importance in group `name`: the moving average of its squared mask gradient,
-        Fisher pruning's estimate of the loss a removal adds, so that divided by the cost saved it is
-        loss per MAC (its square root would favour cutting the costly trunk; docs/results.md)."""
-        return self.importance[name]
-
-    def _kill(self, goal: float, force: bool) -> None:
-        """Remove channels, lowest importance per unit of cost saved first, until the cost is at most
-        `goal` (and within budget). No death takes the cost below the landing window, and near the
-        target no death may make an exact landing unreachable (the lookahead of `_can_land`). With
-        `force`, if no ranked death is possible, the landing finishes by the lookahead's own greedy,
-        and if even that cannot hit the window, by the cheapest deaths (the result stays under
-        budget)."""
-        scores, queues = {}, {}
-        for name in self.latents.vectors:
-            idx = torch.nonzero(self.latents.alive_on_host(name), as_tuple=False).flatten()
-            if idx.numel():
-                scores[name] = self.score(name)
-                queues[name] = idx[scores[name][idx].argsort(stable=True)].tolist()
-        cm, metric, at = self.cost_model, self.budget.metric, self.cost_model.index
-        w = cm.vector(self.latents.widths())
-        cost = cm.cost_vector(metric, w)
-        dead: dict[str, list[int]] = {name: [] for name in queues}
-        while cost > self.budget.limit and cost > goal:
-            for name in [n for n, q in queues.items() if not q or w[at[n]] <= self._floor_width[at[n]]]:
-                queues.pop(name)
-            if not queues:
-                break
-            savings = cm.savings_vector(metric, w)
-            choice, tied = self._ranked_death(queues, scores, savings, w, cost)
-            if choice is None and force:
-                j = self._fitting_death(savings, w, cost)
-                if j is None:  # no death fits the window: the cheapest, to stay under budget
-                    allowed = [at[n] for n in queues]
-                    j = min(allowed, key=lambda k: savings[k])
-                choice, tied = cm.group_names[j], True
-            if choice is None:
-                break
-            dead[choice].append(queues[choice].pop(0))
-            self.deaths += 1
-            self.tied_deaths += int(tied)
-            w[at[choice]] -= 1
-            cost -= int(savings[at[choice]])
-        for name, indices in dead.items():
-            if indices:
-                mask = self.latents.alive_on_host(name).clone()
-                mask[indices] = False
-                self.latents.set_alive(name, mask)  # also zeroes the dead latents
-        self._cost = self._current_cost()
-
-    def _ranked_death(self, queues: dict[str, list[int]], scores: dict[str, torch.Tensor],
-                      savings: np.ndarray, w: np.ndarray, cost: int) -> tuple[str | None, bool]:
-        """The group whose weakest channel has the lowest importance per unit saved and may die now,
-        and whether another candidate had the same score."""
-        at = self.cost_model.index
-        ranked = []
-        for name, queue in queues.items():
-            saving = int(savings[at[name]])
-            if cost - saving < self.budget.lower:
-                continue  # would fall below the landing window
-            per_unit = [float(scores[name][c]) / max(saving, 1) for c in queue[:2]]
-            # among equal scores (none measured yet), thin the group widest relative to its dense size:
-            # that keeps small steps available for an exact landing
-            share = w[at[name]] / self.latents.groups[name].size
-            ranked.append((per_unit[0], -share, name, len(per_unit) > 1 and per_unit[1] == per_unit[0]))
-        ranked.sort(key=lambda r: r[:3])
-        zone = 4 * int(savings[self._prunable].max())
-        for i, (value, _, name, tied_inside) in enumerate(ranked):
-            after = cost - int(savings[at[name]])
-            if after > self.budget.limit and after - self.budget.limit <= zone:
-                w[at[name]] -= 1
-                landable = self._can_land(w, after)
-                w[at[name]] += 1
-                if not landable:
-                    continue
-            others = [r[0] for j, r in enumerate(ranked) if j != i]
-            return name, tied_inside or (bool(others) and min(others) == value)
-        return None, False
-
-    def _can_land(self, w: np.ndarray, cost: int) -> bool:
-        """Whether deaths among the alive channels can still end inside the window."""
-        w = w.copy()
-        while cost > self.budget.limit:
-            savings = self.cost_model.savings_vector(self.budget.metric, w)
-            j = self._fitting_death(savings, w, cost)
-            if j is None:
-                return False
-            w[j] -= 1
-            cost -= int(savings[j])
-        return True
-
-    def _fitting_death(self, savings: np.ndarray, w: np.ndarray, cost: int) -> int | None:
-        """Index of the largest saving that keeps the cost inside or above the window."""
-        allowed = self._prunable & (w > self._floor_width) & (cost - savings >= self.budget.lower)
-        if not allowed.any():
-            return None
-        return int(np.where(allowed, savings, -1).argmax())
 
     def _current_cost(self) -> int:
         return self.cost_model.cost(self.budget.metric, self.latents.widths())

@@ -28,9 +28,8 @@ from coronet.pruning.latents import LatentVectors
 
 FORMS = ("lean", "dhp")
 PARAMETERS = {"lean": ("a", "c"), "dhp": ("b0", "w1", "b1", "w2", "b2")}
-# One Adam step moves a DHP kernel about 3x as far as a lean one (its factors' moves multiply:
-# 2.7x from scratch, 3.4x from a dense model, benchmarks/pace.py), so from scratch the lean form's
-# parameters train at 3x the learning rate, DHP's pace (+0.36 +- 0.09 dB PSNR at 5%, docs/results.md).
+# One Adam step moves a DHP kernel about 3x as far as a lean one (the moves of its factors
+# multiply), so from scratch the lean form's parameters train at 3x the learning rate: DHP's pace.
 FROM_SCRATCH_LR_SCALE = {"lean": 3.0, "dhp": 1.0}
 
 
@@ -80,7 +79,9 @@ class HyperConv(nn.Module):
         self.register_buffer("_unit", torch.ones(1), persistent=False)
         # shared with every other layer; owned (and registered) by the HyperGenerator
         object.__setattr__(self, "_latents", latents)
-        self._given: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        # the weight and bias of the current optimiser step, while `HyperGenerator.reusing_kernels`
+        # holds them; None: generated at every call
+        self.step_kernels: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     def copy_dense_weight(self, conv: nn.Conv2d | nn.ConvTranspose2d) -> None:
         """Set the hypernetwork so that it generates exactly `conv`'s kernel D at the current latents,
@@ -127,11 +128,6 @@ class HyperConv(nn.Module):
             return lean_kernel(z_out, z_in, mask_out, mask_in, self.a, self.c)
         return dhp_kernel(z_out, z_in, mask_out, mask_in, self.b0, self.w1, self.b1, self.w2, self.b2)
 
-    def kernel(self) -> torch.Tensor:
-        """Unmasked generated kernel, (c_out, c_in, k^2)."""
-        z_out, z_in = self.gates()
-        return self._generate(z_out, z_in, z_out.new_ones(self.c_out), z_in.new_ones(self.c_in))
-
     def masked_weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Weight in nn.Conv2d / nn.ConvTranspose2d layout and bias, dead channels zeroed."""
         z_out = self._latents.vector(self.spec.out_group)
@@ -144,13 +140,8 @@ class HyperConv(nn.Module):
         bias = self.bias * alive_out if self.bias is not None else None
         return k, bias
 
-    def use(self, weight_and_bias: tuple[torch.Tensor, torch.Tensor | None] | None) -> None:
-        """Run with this already generated weight and bias (`HyperGenerator.reusing_kernels`), or
-        generate them at each call again (None)."""
-        self._given = weight_and_bias
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self._given if self._given is not None else self.masked_weight_and_bias()
+        weight, bias = self.step_kernels if self.step_kernels is not None else self.masked_weight_and_bias()
         if self.transposed:
             return F.conv_transpose2d(x, weight, bias, self.stride, self.padding,
                                       self.output_padding, 1, self.dilation)

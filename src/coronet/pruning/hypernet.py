@@ -71,12 +71,12 @@ class HyperGenerator(nn.Module):
         """
         layers = list(self._layers.values())
         for layer in layers:
-            layer.use(layer.masked_weight_and_bias())
+            layer.step_kernels = layer.masked_weight_and_bias()
         try:
             yield
         finally:
             for layer in layers:
-                layer.use(None)
+                layer.step_kernels = None
 
     def hyper_layers(self) -> dict[str, HyperConv]:
         return dict(self._layers)

@@ -18,43 +18,58 @@ from torch import nn
 from coronet.models.layout import LatentGroup
 
 
+class GroupTensors(nn.Module):
+    """One tensor per channel group, as buffers of this module (torch has no buffer dict): saved in
+    state dicts as `<owner>.<group>` when persistent, moved by `.to()` with the module."""
+
+    def __init__(self, tensors: dict[str, torch.Tensor], persistent: bool) -> None:
+        super().__init__()
+        for name, tensor in tensors.items():
+            self.register_buffer(name, tensor, persistent=persistent)
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self._buffers[name]
+
+    def __setitem__(self, name: str, tensor: torch.Tensor) -> None:
+        self._buffers[name] = tensor
+
+
 class LatentVectors(nn.Module):
     """z (trainable) and alive mask (buffer) per prunable group; ones for never-pruned groups."""
 
     def __init__(self, groups: Iterable[LatentGroup], init: str = "normal") -> None:
         super().__init__()
         self.groups = {g.name: g for g in groups}
-        self.vectors = nn.ParameterDict()
-        for g in self.groups.values():
-            if g.prunable:
-                z = torch.randn(g.size) if init == "normal" else torch.ones(g.size)
-                self.vectors[g.name] = nn.Parameter(z)
-                self.register_buffer(f"alive_{g.name}", torch.ones(g.size, dtype=torch.bool))
-                self.register_buffer(f"probe_{g.name}", torch.ones(g.size).requires_grad_(),
-                                     persistent=False)
-            else:
-                # the image channels: a constant ones-vector, neither trained nor pruned
-                self.register_buffer(f"fixed_{g.name}", torch.ones(g.size), persistent=False)
+        prunable = [g for g in self.groups.values() if g.prunable]
+        # pairs, not a dict: a ParameterDict sorts a dict's keys, and the layout order is the
+        # parameters' order in the optimiser (and in every checkpoint)
+        self.vectors = nn.ParameterDict([(g.name, nn.Parameter(torch.randn(g.size) if init == "normal"
+                                                               else torch.ones(g.size))) for g in prunable])
+        self.alive_masks = GroupTensors({g.name: torch.ones(g.size, dtype=torch.bool) for g in prunable},
+                                        persistent=True)
+        # a vector of ones per group that records d(loss)/d(mask): the evidence of the ranking
+        self.probes = GroupTensors({g.name: torch.ones(g.size).requires_grad_() for g in prunable},
+                                   persistent=False)
+        # the image channels: a constant ones-vector, neither trained nor pruned
+        self.fixed = GroupTensors({g.name: torch.ones(g.size) for g in self.groups.values()
+                                   if not g.prunable}, persistent=False)
         self._on_host: dict[str, torch.Tensor] | None = None  # the masks' CPU copy, made when read
-
-    def prunable_names(self) -> list[str]:
-        return list(self.vectors.keys())
 
     def vector(self, name: str) -> torch.Tensor:
         if name in self.vectors:
             return self.vectors[name]
-        return getattr(self, f"fixed_{name}")
+        return self.fixed[name]
 
     def alive(self, name: str) -> torch.Tensor:
         """Boolean alive mask of a group (all True for never-pruned groups)."""
         if name in self.vectors:
-            return getattr(self, f"alive_{name}")
-        return torch.ones_like(getattr(self, f"fixed_{name}"), dtype=torch.bool)
+            return self.alive_masks[name]
+        return torch.ones_like(self.fixed[name], dtype=torch.bool)
 
     def set_alive(self, name: str, mask: torch.Tensor) -> None:
         if name not in self.vectors:
             raise ValueError(f"group {name!r} is never pruned")
-        buf = getattr(self, f"alive_{name}")
+        buf = self.alive_masks[name]
         if mask.shape != buf.shape or not bool(mask.any()):
             raise ValueError(f"mask for {name!r} must have shape {tuple(buf.shape)} and keep >= 1")
         buf.copy_(mask.to(torch.bool))
@@ -72,10 +87,9 @@ class LatentVectors(nn.Module):
         return alive
 
     def _probe(self, name: str) -> torch.Tensor:
-        probe = getattr(self, f"probe_{name}")
+        probe = self.probes[name]
         if not probe.is_leaf:  # moved to another device by `.to()`, which is not a leaf any more
-            probe = probe.detach().requires_grad_()
-            setattr(self, f"probe_{name}", probe)
+            probe = self.probes[name] = probe.detach().requires_grad_()
         return probe
 
     def gate(self, names: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -109,9 +123,12 @@ class LatentVectors(nn.Module):
         return {n: int(self.alive_on_host(n).sum()) if n in self.vectors else g.size
                 for n, g in self.groups.items()}
 
-    def _load_from_state_dict(self, *args, **kwargs) -> None:
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         self._on_host = None  # the masks are about to be replaced
-        super()._load_from_state_dict(*args, **kwargs)
+        for name in self.vectors:  # checkpoints written before `alive_masks`: `alive_<group>`
+            if (old := f"{prefix}alive_{name}") in state_dict:
+                state_dict[f"{prefix}alive_masks.{name}"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def keep_indices(self, name: str) -> torch.Tensor:
         return torch.nonzero(self.alive(name), as_tuple=False).flatten()

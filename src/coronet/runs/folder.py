@@ -18,12 +18,11 @@ from typing import Any
 
 from coronet.errors import CheckpointError, CoronetError
 from coronet.files import atomic_write
+from coronet.gan.checkpoint import CHECKPOINT
 
 CONFIG = "config.json"
 REPORT = "report.json"
 REPORT_MD = "report.md"
-CHECKPOINT = "checkpoint-latest.pt"
-LOG = "log.jsonl"
 LOCK = ".coronet.lock"
 TEMPORARY = re.compile(r".+\.[A-Za-z0-9_]{6,}\.tmp$")  # atomic_write's names: NAME.XXXXXXXX.tmp
 
