@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import statistics
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,17 +29,6 @@ MINUS = "\u2212"
 # that one instead.
 SOURCES = {
     "planted.json": ("python benchmarks/planted.py", "2c2f3b4"),
-    "planted_previous_search.json": (
-        "python benchmarks/planted.py, run in a checkout of 968242b (the controller before this one)",
-        "2c2f3b4",
-    ),
-    "planted_hyper_lr1.json": ("python benchmarks/planted.py --hyper-lr-scale 1.0", "2c2f3b4"),
-    "planted_no_l1.json": ("python benchmarks/planted.py --shrink 0", "2c2f3b4"),
-    "planted_latent_lr20.json": (
-        "planted.py with the latents in an Adam group of their own at 20x the lr (a one-off patch, not kept)",
-        "2c2f3b4",
-    ),
-    "search_diagnostics.json": ("python benchmarks/search_diagnostics.py", "dffa45b"),
     "baselines_edges2shoes_extreme_seed*.json": (
         "python benchmarks/baselines.py edges2shoes --targets 0.1 0.05 0.025 --seed N",
         "dffa45b",
@@ -48,10 +36,6 @@ SOURCES = {
     "baselines_edges2shoes_extreme_seeds.json": (
         "python benchmarks/baselines_seeds.py edges2shoes_extreme",
         "dffa45b",
-    ),
-    "baselines_edges2shoes_extreme_rms_seed*.json": (
-        "baselines.py as above, with channels ranked by the root of the importance",
-        "d3e7b9e",
     ),
     "latency.json": ("python benchmarks/latency.py --generators DIR --runs 20 (DIR: the --keep folder of "
                      "compress_edges2shoes_ngf64.json's run)", "163bccc"),
@@ -65,74 +49,15 @@ SOURCES = {
         "--out benchmarks/results/compress_edges2shoes_ngf64.json",
         "163bccc",
     ),
-    "train_step_mobile_128.json": (
-        "python benchmarks/train_step.py --netG mobile_resnet_9blocks --size 128 --threads 2 "
-        "--sections generator pix2pix --kinds search --no-memory",
-        "163bccc",
-    ),
     "train_step_[D].json": (
         "python benchmarks/train_step.py --size 128 --threads 2 (D = 128; 256: --reps 7 --warmup 2 "
         "--no-memory; h200: --device cuda --reps 20)",
         "a4ca8cf",
     ),
-    "train_step_floor_[S].json": (
-        "python benchmarks/train_step.py --size S --threads 2 --sections generator pix2pix cyclegan "
-        "--kinds search --no-memory (128: --reps 7 --warmup 2; 256: --reps 5 --warmup 1)",
-        "268348e",
-    ),
-    "train_step_before_[D].json": (
-        "the same with PYTHONPATH set to the src of 7aada79 (the execution before) and "
-        "--kinds search --no-memory",
-        "a4ca8cf",
-    ),
-    "train_step_previous_[S]_r[N].json": (
-        "PYTHONPATH=<checkout of 968242b>/src python benchmarks/train_step.py --size S --reps 15",
-        "7bd34a2",
-    ),
-    "train_step_this_[S]_r[N].json": ("python benchmarks/train_step.py --size S --reps 15", "7bd34a2"),
-    "train_step_noprobe_[S]_r[N].json": (
-        "train_step.py with LatentVectors.mask returning the bare alive mask (a one-off patch)",
-        "7bd34a2",
-    ),
-    "compress_edges2shoes_mini.json": ("python benchmarks/compress_edges2shoes.py", "8732078"),
     "gpu_h200.json": ("python benchmarks/gpu.py (H200)", "9a64864"),
     "gpu_compile_h200.json": (
         "python benchmarks/gpu.py --sections compile_pix2pix compile_cyclegan",
         "a4ca8cf",
-    ),
-    "variant_edges2shoes_default_seeds.json": (
-        "python benchmarks/baselines.py edges2shoes --seed N (N = 0..10), then baselines_seeds.py",
-        "9b30173",
-    ),
-    "uniform_lr_edges2shoes_default-rerun3_25pct_seeds0-7.json": ("uniform_lr.py (removed)", "e28a47f"),
-    "uniform_lr_edges2shoes_default-rerun3_10pct_seeds0-7.json": ("uniform_lr.py (removed)", "f068288"),
-    "baselines_photo2monet_seeds.json": ("python benchmarks/baselines.py photo2monet --seed N", "9a01488"),
-    "baselines_photo2monet_long_seeds.json": (
-        "python benchmarks/baselines.py photo2monet --search-steps 800 --finetune-steps 800 --seed N",
-        "3394569",
-    ),
-    "variant_edges2shoes_latent-ones_seed*.json": ("variant.py (removed) --latent-init ones", "6b603de"),
-    "variant_edges2shoes_latent-norms-from-dense_seed*.json": (
-        "variant.py (removed) --from-dense --latent-init norms",
-        "1701b81",
-    ),
-    "variant_photo2monet_scale-free_seed*.json": ("variant.py (removed) --scale-free-output", "3e9a692"),
-    "variant_edges2shoes_shrink-perturb_seeds.json": (
-        "variant.py (removed) --finetune-init shrink-perturb",
-        "9e1572d",
-    ),
-    "baselines_edges2shoes_scratch_seed*.json": (
-        "baselines.py (at that commit) edges2shoes --search-steps 300 --finetune-steps 1900 "
-        "--finetune-init scratch",
-        "127ad03",
-    ),
-    "variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json": (
-        "variant.py (removed) --hyper-lr-scale 1 --hyper-lr-final 0.1 (4x length)",
-        "73e9c65",
-    ),
-    "variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json": (
-        "variant.py (removed) --hyper-lr-scale 0.1 --finetune-warmup 100 (4x length)",
-        "4a0ccef",
     ),
 }
 SOURCES.update({
@@ -150,14 +75,7 @@ SOURCES.update({
         "e5fd021"),
     "train_step_gated_[S].json": ("the same with --hypernet gated (a form since removed)", "e5fd021"),
 })
-PLANTED = {
-    "planted.json": "coronet (this version)",
-    "planted_previous_search.json": "the previous search (L1 ramp, deaths where z reached 0, tie rule; "
-    "hypernetworks at 0.1 as above)",
-    "planted_hyper_lr1.json": "the mask-gradient ranking*, hypernetworks at the full lr",
-    "planted_no_l1.json": "the mask-gradient ranking* without the L1 step (`prune.shrink=0`)",
-    "planted_latent_lr20.json": "the mask-gradient ranking*, the latents at 20× the lr",
-}
+PLANTED = {"planted.json": "coronet"}
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4, "fd_rand_AtoB": 1, "fd_rand_BtoA": 1}
 NAMES = {
     "psnr": "PSNR",
@@ -280,43 +198,6 @@ STEP_RUNS = (
 )
 
 
-def train_step() -> list[str]:
-    """What a step costs over a dense step, per device and size: generator alone and whole GAN steps,
-    this execution against the one before (7aada79)."""
-    rows = []
-    for key, where in STEP_RUNS:
-        d, before = load(f"train_step_{key}.json"), load(f"train_step_before_{key}.json")
-        for section in ("generator", "pix2pix", "cyclegan"):
-            r, b = d[section]["rows"], before[section]["rows"]
-            search = "hyper" if section == "generator" else "search"
-            gan = section != "generator"
-            memory = r[search].get("step_peak_above_held_over_dense")
-            weighted = d[section].get("coronet_weighted")
-            finetune = "–"
-            if gan:
-                finetune = f"{r['finetune@0.25']['over_dense']:.2f}× / {r['finetune@0.1']['over_dense']:.2f}×"
-            rows.append([
-                where,
-                "generator alone" if not gan else section,
-                f"{r['dense']['median_ms']:.0f} ms",
-                f"{b[search]['over_dense']:.2f}× → {r[search]['over_dense']:.2f}×",
-                f"{b[search]['operators_over_dense']:.1f}× → {r[search]['operators_over_dense']:.1f}×",
-                "–" if memory is None else f"{memory:.2f}×",
-                finetune if gan else "–",
-                f"{r['omgd']['over_dense']:.2f}×" if gan else "–",
-                f"{weighted['over_dense']:.2f}× / {weighted['over_omgd']:.2f}×" if weighted else "–",
-            ])
-    return table(["device, size", "step", "dense step", "search / dense, before → now",
-                  "operators, search / dense, before → now", "step memory, search / dense",
-                  "fine-tune 25% / 10%, over dense", "online distillation (OMGD-like), over dense",
-                  "coronet weighted, over dense / over OMGD-like"], rows) + [
-        "",
-        "ResNet-9 ngf 64, batch 1. Sources: "
-        + ", ".join(source(f"train_step_{key}.json") for key, _ in STEP_RUNS) + "; before: "
-        + ", ".join(source(f"train_step_before_{key}.json") for key, _ in STEP_RUNS) + ".",
-    ]
-
-
 def _finetune(rows: dict) -> str:
     return f"{rows['finetune@0.25']['over_dense']:.2f}× / {rows['finetune@0.1']['over_dense']:.2f}×"
 
@@ -354,78 +235,6 @@ def step_cost_forms() -> list[str]:
         "ResNet-9 ngf 64, batch 1, CPU (x86_64), 2 threads; each step timed against a dense step of its "
         "own in one process. Sources: " + ", ".join(source(n) for n in names) + ".",
     ]
-
-
-def step_floor() -> list[str]:
-    """The least a search step can add with the hypernetwork as it is, against what it adds."""
-    rows, parameters = [], set()
-    for size in (128, 256):
-        d = load(f"train_step_floor_{size}.json")
-        floor = d["generator"]["floor"]
-        parameters.add(floor["hyper_model_parameters"])
-        ms = floor["median_ms"]
-        dense = {s: d[s]["rows"]["dense"]["median_ms"] for s in ("pix2pix", "cyclegan")}
-        dense["generator"] = ms["dense_step"]
-        # CycleGAN trains two hyper-generators: twice the floor
-        share = {s: floor["floor_ms"] * (2 if s == "cyclegan" else 1) / dense[s] for s in dense}
-        searched = {s: d[s]["rows"]["hyper" if s == "generator" else "search"]["over_dense"] for s in dense}
-        order = ("generator", "pix2pix", "cyclegan")
-        rows.append([
-            f"{size}×{size}",
-            " / ".join(f"{dense[s]:.0f}" for s in order) + " ms",
-            f"{ms['adam_alone']:.0f} ms ({floor['adam_GB_per_s']:.0f} GB/s)",
-            f"{ms['copy']:.0f} ms ({floor['copy_GB_per_s']:.0f} GB/s)",
-            " / ".join(f"{1 + share[s]:.2f}×" for s in order),
-            f"{ms['hypernetwork_work']:.0f} ms",
-            " / ".join(f"{searched[s]:.2f}×" for s in order),
-        ])
-    return table(["size", "dense step: generator / Pix2Pix / CycleGAN", "Adam update alone",
-                  "copy of as many floats", "floor, over dense: generator / Pix2Pix / CycleGAN",
-                  "hypernetwork's work as executed", "search / dense: generator / Pix2Pix / CycleGAN"],
-                 rows) + [
-        "",
-        "ResNet-9 ngf 64 (hyper-model: "
-        + " / ".join(f"{n / 1e6:.1f} M" for n in sorted(parameters))
-        + " parameters), batch 1, 2 threads, every figure of a row from one process. Sources: "
-        + ", ".join(source(f"train_step_floor_{size}.json") for size in (128, 256)) + ".",
-    ]
-
-
-def step_cost() -> list[str]:
-    """The search step over the dense step, per run, for the previous search and this one."""
-    variants = [
-        ("previous", "the previous search (package of 968242b)"),
-        ("this", "this search"),
-        ("noprobe", "this search without the mask probe (diagnostic)"),
-    ]
-    rows = []
-    for size in (256, 128):
-        for key, label in variants:
-            pattern = f"train_step_{key}_{size}_r[N].json"
-            found = [load(n) for n in runs(pattern)]
-            if not found:
-                continue
-            ratios = [d["ratio_hyper_over_dense"] for d in found]
-            rows.append(
-                [
-                    f"{size}×{size}",
-                    label,
-                    str(len(found)),
-                    " / ".join(f"{r:.2f}" for r in ratios),
-                    f"{statistics.mean(ratios):.2f}",
-                    f"{statistics.mean(d['hyper']['median_s'] for d in found):.2f} s",
-                    f"`{pattern}`",
-                ]
-            )
-        now = load(f"train_step_{size}.json")["generator"]["rows"]["hyper"]
-        ratio = f"{now['over_dense']:.2f}"
-        rows.append([f"{size}×{size}", "this search, generated as one function per layer and step", "1",
-                     ratio, ratio, f"{now['median_ms'] / 1e3:.2f} s", f"`train_step_{size}.json`"])
-    return table(
-        ["size", "search", "runs", "search step / dense step, per run", "mean", "search step, mean",
-         "source"],
-        rows,
-    )
 
 
 def gpu() -> list[str]:
@@ -472,67 +281,6 @@ def gpu() -> list[str]:
     ]
 
 
-def compress(name: str = "compress_edges2shoes_mini.json") -> list[str]:
-    d = load(name)
-    rows = []
-    for r in [*d["compressed"], d["dense"]]:
-        m, s = r["metrics"], r["steps"]
-        target = "dense" if r["target_macs_ratio"] is None else f"{r['target_macs_ratio']:.0%}"
-        steps = f"{s['search']} + {s['finetune']}" if r["target_macs_ratio"] is not None else f"{s['train']}"
-        rows.append(
-            [
-                target,
-                f"{r['achieved_ratio']:.4f}",
-                steps,
-                f"{r['wall_s'] / 60:.1f} min",
-                f"{m['psnr']:.2f}",
-                f"{m['ssim']:.3f}",
-                f"{m['l1']:.4f}",
-                f"{r['export_max_abs_diff']:.1e}" if "export_max_abs_diff" in r else "",
-            ]
-        )
-    c, env = d["config"], d["environment"]
-    return table(
-        [
-            "target MACs",
-            "achieved ratio",
-            "steps (search + fine-tune)",
-            "wall-clock",
-            "PSNR (dB)",
-            "SSIM",
-            "L1",
-            "export max abs diff",
-        ],
-        rows,
-    ) + [
-        "",
-        f"edges2shoes-mini, ResNet-9 ngf {c['ngf']}, {c['size']}×{c['size']}, batch {c['batch']}, "
-        f"{d['dense']['metrics']['images']} validation pairs, {env['device']}, {env['threads']} threads. "
-        f"Source: {source(name)}.",
-    ]
-
-
-def mobile_step() -> list[str]:
-    """The search step's cost over a dense step, the mobile ResNet against the plain one."""
-    rows = []
-    for netg, name in (("resnet_9blocks", "train_step_128.json"), ("mobile_resnet_9blocks",
-                                                                   "train_step_mobile_128.json")):
-        d = load(name)
-        for section in ("generator", "pix2pix"):
-            r = d[section]["rows"]
-            search = "hyper" if section == "generator" else "search"
-            rows.append([f"`{netg}`", "generator alone" if section == "generator" else section,
-                         f"{r['dense']['median_ms']:.0f} ms", f"{r[search]['median_ms']:.0f} ms",
-                         f"{r[search]['over_dense']:.2f}×",
-                         f"{r[search]['operators_over_dense']:.1f}×"])
-    return table(["generator", "step", "dense step", "search step", "search / dense",
-                  "operators, search / dense"], rows) + [
-        "",
-        "ngf 64, 128×128, batch 1, CPU, 2 threads; each search step timed against its own dense "
-        f"partner. Sources: {source('train_step_128.json')}, {source('train_step_mobile_128.json')}.",
-    ]
-
-
 def _pairs(specs: list[tuple[str, str, str, Callable[[dict], dict]]], metrics: list[str]) -> list[str]:
     """One row per paired difference; the source once under the table when every row shares it."""
     rows, names = [], []
@@ -544,44 +292,6 @@ def _pairs(specs: list[tuple[str, str, str, Callable[[dict], dict]]], metrics: l
     if len(set(names)) == 1:
         return table(header, rows) + ["", f"Source: {source(names[0])}."]
     return table(header + ["source"], [r + [source(n)] for r, n in zip(rows, names, strict=True)])
-
-
-def quality_edges2shoes() -> list[str]:
-    default = "variant_edges2shoes_default_seeds.json"
-    specs = []
-    for target, pct in (("0.25", "25%"), ("0.1", "10%")):
-        short = pct.rstrip("%")
-        specs += [
-            (f"{b}, lr ×1", pct, default, lambda d, t=target, b=b: d["coronet_minus_baseline"][f"{t} vs {b}"])
-            for b in ("uniform", "magnitude")
-        ]
-        specs += [
-            (
-                "uniform, lr ×5",
-                pct,
-                f"uniform_lr_edges2shoes_default-rerun3_{short}pct_seeds0-7.json",
-                lambda d: next(iter(d["pairs"].values())),
-            ),
-            (
-                "*resolution: dense − uniform, lr ×1*",
-                pct,
-                default,
-                lambda d, t=target: d["dense_minus_uniform"][t],
-            ),
-        ]
-    return _pairs(specs, ["psnr", "ssim", "l1"])
-
-
-def quality_photo2monet() -> list[str]:
-    specs = [
-        (f"{b}, {length}", "25%", name, lambda d, b=b: d["coronet_minus_baseline"][f"0.25 vs {b}"])
-        for length, name in (
-            ("365 steps", "baselines_photo2monet_seeds.json"),
-            ("4× the steps", "baselines_photo2monet_long_seeds.json"),
-        )
-        for b in ("uniform", "magnitude")
-    ]
-    return _pairs(specs, ["fd_rand_AtoB", "fd_rand_BtoA"])
 
 
 def per_seed(pattern: str, key: str, metrics: list[str]) -> dict:
@@ -610,95 +320,6 @@ def across_files(pattern: str, reference: str, row: str, metrics: list[str]) -> 
     a, b = by_seed(pattern), by_seed(reference)
     seeds = sorted(a.keys() & b.keys())
     return {k: paired_difference([a[s][k] - b[s][k] for s in seeds]) for k in metrics}
-
-
-def removed() -> list[str]:
-    e2s, p2m = ["psnr", "ssim", "l1"], ["fd_rand_AtoB", "fd_rand_BtoA"]
-    entries = [
-        (
-            "`model.latent_init=ones` (every z = 1 from scratch)",
-            "the default search, 25%",
-            "variant_edges2shoes_latent-ones_seed*.json",
-            per_seed(
-                "variant_edges2shoes_latent-ones_seed*.json", "latent-ones coronet@0.25 - coronet@0.25", e2s
-            ),
-        ),
-        (
-            "`model.latent_init=ones`",
-            "the default search, 10%",
-            "variant_edges2shoes_latent-ones_seed*.json",
-            per_seed(
-                "variant_edges2shoes_latent-ones_seed*.json", "latent-ones coronet@0.1 - coronet@0.1", e2s
-            ),
-        ),
-        (
-            "`model.latent_init=norms` (from the trained dense model)",
-            "magnitude pruning of that model, 25%",
-            "variant_edges2shoes_latent-norms-from-dense_seed*.json",
-            per_seed(
-                "variant_edges2shoes_latent-norms-from-dense_seed*.json",
-                "latent-norms-from-dense coronet@0.25 - magnitude@0.25",
-                e2s,
-            ),
-        ),
-        (
-            "`model.scale_free_output` (photo2monet)",
-            "the default search, 25%",
-            "variant_photo2monet_scale-free_seed*.json",
-            per_seed(
-                "variant_photo2monet_scale-free_seed*.json", "scale-free coronet@0.25 - coronet@0.25", p2m
-            ),
-        ),
-        (
-            "`train.finetune_init=shrink-perturb`",
-            "the searched hand-over, 25%",
-            "variant_edges2shoes_shrink-perturb_seeds.json",
-            load("variant_edges2shoes_shrink-perturb_seeds.json")["coronet_minus_default"]["coronet@0.25"],
-        ),
-        (
-            "`train.finetune_init=scratch` (4× fine-tuning)",
-            "uniform widths trained as long, 25%",
-            "baselines_edges2shoes_scratch_seed*.json",
-            rows_per_seed("baselines_edges2shoes_scratch_seed*.json", "coronet@0.25", "uniform@0.25", e2s),
-        ),
-        (
-            "`train.hyper_lr_final_scale=0.1` (from 1.0; 4× the steps)",
-            "a constant `hyper_lr_scale` 0.1, 25%",
-            "variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json",
-            load("variant_edges2shoes_s1200-f1200_hyper-lr1-to0.1_seeds.json")["coronet_minus_hyper-lr0.1"][
-                "coronet@0.25"
-            ],
-        ),
-        (
-            "`train.finetune_warmup_steps=100` (4× the steps)",
-            "no warm-up, `hyper_lr_scale` 0.1, 25%",
-            "variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json",
-            load("variant_edges2shoes_s1200-f1200_hyper-lr0.1-warmup100_seeds.json")[
-                "coronet_minus_hyper-lr0.1"
-            ]["coronet@0.25"],
-        ),
-    ] + [
-        (
-            "ranking by the root of the importance (per unit of cost)",
-            f"the Fisher ranking, {pct}",
-            "baselines_edges2shoes_extreme_rms_seed*.json",
-            across_files(
-                "baselines_edges2shoes_extreme_rms_seed*.json",
-                "baselines_edges2shoes_extreme_seed*.json",
-                f"coronet@{target}",
-                e2s,
-            ),
-        )
-        for target, pct in (("0.1", "10%"), ("0.05", "5%"), ("0.025", "2.5%"))
-    ]
-    rows = []
-    for option, against, name, diff in entries:
-        metrics = [k for k in DIGITS if k in diff]
-        result = "; ".join(f"{NAMES[k]} {cell(diff[k], k)}" for k in metrics)
-        rows.append(
-            [option, against, n_seeds(diff[metrics[0]]), result, source(name).replace("_seed*", "[_seedN]")]
-        )
-    return table(["option (removed)", "against", "seeds", "difference, mean ± s.e.", "source"], rows)
 
 
 def planted() -> list[str]:
@@ -734,49 +355,6 @@ def planted() -> list[str]:
     )
 
 
-def search_diagnostics() -> list[str]:
-    """Did the search choose? Per setting: tie-decided deaths, distance from uniform, seed agreement."""
-    rows = []
-
-    def row(setting: str, gen: str, d: dict, name: str) -> None:
-        ties, dist = d["tie_decided_fraction"], d["uniform_distance"]
-        rows.append(
-            [
-                setting,
-                gen,
-                str(len(ties)),
-                f"{max(ties):.3f}",
-                f"{statistics.mean(dist):.3f} ({min(dist):.3f}–{max(dist):.3f})",
-                f"{d['mean_rank_correlation']:.2f}",
-                source(name),
-            ]
-        )
-
-    quick = load("search_diagnostics.json")["presets"]
-    for preset, gens in quick.items():
-        for gen, d in gens.items():
-            row(f"{preset}, 25%", gen, d, "search_diagnostics.json")
-    for target, d in load("baselines_edges2shoes_extreme_seeds.json")["search"].items():
-        row(
-            f"edges2shoes-mini, {float(target.split('@')[1]):.1%}".replace(".0%", "%"),
-            "G_A",
-            d,
-            "baselines_edges2shoes_extreme_seeds.json",
-        )
-    return table(
-        [
-            "setting",
-            "generator",
-            "seeds",
-            "tie-decided share of deaths (worst seed)",
-            "distance from uniform keep ratios, mean (range)",
-            "seed agreement (mean Spearman)",
-            "source",
-        ],
-        rows,
-    )
-
-
 def quality_extreme() -> list[str]:
     name = "baselines_edges2shoes_extreme_seeds.json"
     specs = []
@@ -789,7 +367,8 @@ def quality_extreme() -> list[str]:
         specs.append(
             ("*resolution: dense − uniform*", pct, name, lambda d, t=target: d["dense_minus_uniform"][t])
         )
-    return _pairs(specs, ["psnr", "ssim", "l1"])
+    return _pairs(specs, ["psnr", "ssim", "l1"])[:-1] + [
+        f"Source: {source(name)}, paired from `baselines_edges2shoes_extreme[_seedN].json`."]
 
 
 VARIANT_NAMES = {"lean": "lean", "dhp": "DHP", "gated": "gated",
@@ -841,7 +420,11 @@ def ablation() -> list[str]:
     resolution = ["*resolution: dense − uniform*", "–"]
     resolution += [_psnr(scratch[t]["resolution"]) for t in ("0.05", "0.025") if t in scratch]
     resolution += ["–"] * (len(header) - len(resolution))
-    return table(header, rows + [resolution])
+    caption = (f"CPU, 1 thread per run; edges2shoes-mini, ResNet-9 ngf 32, 128×128, search ≤ 300 + 300 "
+               f"fine-tuning steps. Source: {source('ablation.json')}, the summary of "
+               f"`ablation_planted[_seedN].json`, `ablation_scratch[_seedN].json` and "
+               f"`ablation_trained[_seedN].json`.")
+    return table(header, rows + [resolution]) + ["", caption]
 
 
 TRAINED_ROWS = {"coronet": "coronet, defaults (search from the trained model, fine-tuned)",
@@ -884,37 +467,18 @@ def from_trained() -> list[str]:
         m = d["dense"][key]
         rows.append(_means_row("100%", f"{label}: {m['steps']} steps", m, "1"))
     header = ["MACs", "model", "seeds", "PSNR (val)", "SSIM (val)", "L1 (val)", "PSNR (30 training pairs)"]
-    return table(header, rows)
-
-
-def sources() -> list[str]:
-    rows = []
-    for name, (command, _) in SOURCES.items():
-        file, commit = source(name).rsplit(" (", 1)
-        rows.append([file.replace("_seed*", "[_seedN]"), f"`{command}`", commit.rstrip(")")])
-    return table(["result file (benchmarks/results/)", "command", "commit"], rows)
+    return table(header, rows) + ["", f"The same runs as the table above; source: {source('ablation.json')}."]
 
 
 TABLES: dict[str, Callable[[], list[str]]] = {
     "latency": latency,
     "latency-mobile": lambda: latency("latency_mobile.json"),
-    "train-step": train_step,
-    "step-cost": step_cost,
-    "step-floor": step_floor,
     "step-cost-forms": step_cost_forms,
     "gpu": gpu,
-    "compress": compress,
-    "compress-ngf64": lambda: compress("compress_edges2shoes_ngf64.json"),
-    "mobile-step": mobile_step,
-    "quality-edges2shoes": quality_edges2shoes,
-    "quality-photo2monet": quality_photo2monet,
-    "removed": removed,
     "planted": planted,
-    "search-diagnostics": search_diagnostics,
     "quality-extreme": quality_extreme,
     "ablation": ablation,
     "from-trained": from_trained,
-    "sources": sources,
 }
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)
 

@@ -19,7 +19,7 @@ Every section also counts the operators of one step (torch profiler: the outermo
 that compute, views left out) and, each model alone in a fresh process, the memory a step adds on
 top of what the model holds between steps (CPU: peak RSS; CUDA: max_memory_allocated).
 
-    python benchmarks/train_step.py --size 128 --out benchmarks/results/train_step_128.json
+    python benchmarks/train_step.py --size 128 --out benchmarks/results/train_step_lean_128.json
     python benchmarks/train_step.py --ngf 8 --size 32 --reps 2 --sections generator pix2pix   # quick
     python benchmarks/train_step.py --netG mobile_resnet_9blocks --size 128 --kinds search
 """
