@@ -19,6 +19,7 @@ from typing import Any
 from coronet.errors import CheckpointError, CoronetError
 from coronet.files import atomic_write
 from coronet.gan.checkpoint import CHECKPOINT
+from coronet.gan.logger import LOG  # noqa: F401 - the run folder's layout, re-exported by coronet.runs
 
 CONFIG = "config.json"
 REPORT = "report.json"
