@@ -20,7 +20,8 @@ missing:
            variant (lean+l1) found, each fine-tuned; uniform widths from scratch. Every row trains as
            many steps in all as the reference's run (search + fine-tuning); every discriminator
            starts fresh, as `--init-from` gives only the generator
-  summary  every seed's rows aggregated (paired differences over seeds) into ablation.json
+  summary  every seed's rows of results/ aggregated (paired differences over seeds) into the tables
+           ablation.md and from-trained.md
 
 Paired metrics (PSNR / SSIM / L1) on the 30 validation pairs and on the first 30 training pairs
 (fitting against generalising).
@@ -35,28 +36,37 @@ Paired metrics (PSNR / SSIM / L1) on the 30 validation pairs and on the first 30
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
 import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import torch
-from scipy import stats
 
 import baselines as B
 import planted as P
-from baselines_seeds import paired_difference
-from common import environment, write_result
+from common import (
+    MINUS,
+    RESULTS,
+    cell,
+    environment,
+    load,
+    paired_difference,
+    seed_files,
+    source,
+    table,
+    write_result,
+    write_tables,
+)
 from coronet.config import RunConfig
 from coronet.gan.setup import resolve_defaults
 from coronet.models import load_generator
-from coronet.pruning import PAPER_SHRINK, ControllerConfig, CostModel, magnitude_prune, uniform_widths
+from coronet.pruning import PAPER_SHRINK, ControllerConfig
 from coronet.pruning.hyperconv import FORMS
 
-RESULTS = Path(__file__).parent / "results"
 SHRINKS = {"l1": PAPER_SHRINK, "no-l1": 0.0}
 PACE = 3.0  # DHP's kernel step over the lean form's, rounded (2.7 from scratch, 3.4 from a dense model)
 REFERENCE = "lean+l1"  # trained on every seed; the width-choice row prunes to the widths it found
@@ -101,35 +111,13 @@ def planted_seed(args) -> dict:
     p = P.defaults()
     task = P.make_task(p.ngf, p.blocks, None, p.size, p.quiet_scale, p.min_channels, p.train_images,
                        p.test_images, args.seed, p.noise)
-    cost = CostModel(task.teacher, task.size)
-    dense_w = task.teacher.widths
-    prunable = [g.name for g in task.teacher.layout.groups if g.prunable]
-    planted_macs = cost.macs(task.planted)
-    ratio = planted_macs / cost.macs(dense_w)
-    rows = {}
-    uniform = uniform_widths(cost, planted_macs, p.min_channels)
-    for name, widths in (("oracle", task.planted), ("uniform", uniform)):
-        student = magnitude_prune(task.teacher, widths).eval()
-        P.fit(student, task, p.steps, p.lr, p.batch, args.seed)
-        rows[name] = {"error": P.error(student, task), "widths": widths}
-    gap = rows["uniform"]["error"] - rows["oracle"]["error"]
-    planted_keep = P.keep_ratios(task.planted, dense_w, prunable)
-    out = {"seed": args.seed, "target_ratio": ratio, "oracle": rows["oracle"], "uniform": rows["uniform"],
-           "oracle_over_uniform": rows["oracle"]["error"] / rows["uniform"]["error"], "variants": {}}
+    refs = P.references(task, p.steps, p.lr, p.batch, args.seed)
+    out = {"seed": args.seed, **refs, "variants": {}}
     for variant, v in variants().items():
-        start = time.perf_counter()
         config = ControllerConfig(min_channels=p.min_channels, shrink=float(v["shrink"]))
-        compact, steps = P.search(task, ratio, p.search_steps, p.lr, p.batch, args.seed, config,
-                                  hyper_lr_scale=p.hyper_lr_scale * float(v["pace"]), form=str(v["form"]))
-        P.fit(compact, task, p.steps - steps, p.lr, p.batch, args.seed + 1)
-        err = P.error(compact, task)
-        found_keep = P.keep_ratios(compact.widths, dense_w, prunable)
-        out["variants"][variant] = {
-            "error": err, "search_steps": steps, "widths": compact.widths,
-            "recovered": (rows["uniform"]["error"] - err) / gap if gap > 0 else None,
-            "spearman": float(stats.spearmanr(list(planted_keep.values()), list(found_keep.values()))[0]),
-            "wall_s": time.perf_counter() - start}
-        r = out["variants"][variant]
+        r = out["variants"][variant] = P.coronet_row(
+            task, refs, p.steps, p.search_steps, p.lr, p.batch, args.seed, config,
+            p.hyper_lr_scale * float(v["pace"]), str(v["form"]))
         print(f"planted seed {args.seed} {variant}: recovered {r['recovered']:.2f}, spearman "
               f"{r['spearman']:.2f}", flush=True)
     return out
@@ -333,8 +321,8 @@ def per_seed(section: str) -> list[dict]:
     """One entry per seed: the rows of every file of that seed (a later call may add a target in a
     file of its own, `ablation_<section>_seed<N>_<label>.json`); a later file's row of a name wins."""
     seeds: dict[int, dict] = {}
-    for f in sorted(RESULTS.glob(f"ablation_{section}_seed*.json")):
-        result = json.loads(f.read_text())["result"]
+    for name in seed_files(f"ablation_{section}"):
+        result = load(name)["result"]
         entry = seeds.setdefault(result["seed"], {**result, "rows": []})
         if "rows" in result:
             names = {r["row"] for r in result["rows"]}
@@ -342,7 +330,9 @@ def per_seed(section: str) -> list[dict]:
     return [seeds[s] for s in sorted(seeds)]
 
 
+@functools.cache
 def summary() -> dict:
+    """Every seed's rows of results/ aggregated: what the tables show."""
     loaded = {section: per_seed(section) for section in SECTIONS}
     return {"variants": list(summarised()), "forms": summarised(), "retired": list(RETIRED),
             "reference": REFERENCE,
@@ -350,6 +340,104 @@ def summary() -> dict:
             "seeds": {s: [d["seed"] for d in ds] for s, ds in loaded.items()},
             "planted": planted_summary(loaded["planted"]), "scratch": scratch_summary(loaded["scratch"]),
             "trained": trained_summary(loaded["trained"]), "trainable_over_dense": trainable_parameters()}
+
+
+# ---------------------------------------------------------------------------- the tables
+VARIANT_NAMES = {"lean": "lean", "dhp": "DHP", "gated": "gated",
+                 "lean3": "lean at DHP's pace (hypernetwork lr ×3)"}
+
+
+def _variant(v: str) -> str:
+    form, l1 = v.split("+")
+    return f"{VARIANT_NAMES[form]}, {'L1 step' if l1 == 'l1' else 'no L1 step'}"
+
+
+def _psnr(diff: dict | None) -> str:
+    return "–" if diff is None else f"{cell(diff['psnr'], 'psnr')}, n {len(diff['psnr']['per_seed'])}"
+
+
+def _step_ratio(form: str, size: int) -> str:
+    """The Pix2Pix search step over its dense step for `form` (train_step_<form>_<size>.json)."""
+    name = f"train_step_{form}_{size}.json"
+    if not (RESULTS / name).is_file():
+        return "–"
+    return f"{load(name)['pix2pix']['rows']['search']['over_dense']:.2f}×"
+
+
+def ablation_table() -> list[str]:
+    """Each variant of the method (form x L1 step) on every measure, over the seeds of results/."""
+    d = summary()
+    planted, scratch, trained = d["planted"], d["scratch"], d["trained"]
+    s_targets = [t for t in ("0.05", "0.025") if t in scratch]
+    t_targets = [t for t in ("0.1", "0.05") if t in trained]
+    rows = []
+    for v in d["variants"]:
+        p = planted["variants"].get(v)
+        defaults = [f"default {where}" for where, key in (("from scratch", "scratch"),
+                    ("from a trained model", "trained")) if d["defaults"][key] == v]
+        row = [_variant(v) + (f" (**{', '.join(defaults)}**)" if defaults else "")
+               + (" (removed)" if v in d["retired"] else ""),
+               f"{min(p['recovered']):.2f} / {min(p['spearman']):.2f}".replace("-", MINUS) if p else "–"]
+        row += [_psnr(scratch[t]["variants"][v]["minus_uniform"]) for t in s_targets]
+        row += [_psnr(trained[t]["variants"][v]["minus_magnitude-uniform_val"]) for t in t_targets]
+        form = d["forms"][v]
+        trainable = d["trainable_over_dense"].get(form)
+        row += [_step_ratio(form, 128), _step_ratio(form, 256), f"{trainable:.2f}×" if trainable else "–"]
+        rows.append(row)
+    header = ["variant", "planted: recovered / Spearman (worst of 3 seeds)"]
+    header += [f"from scratch {float(t):.1%}: ΔPSNR vs uniform".replace(".0%", "%") for t in s_targets]
+    header += [f"from a trained model {float(t):.0%}: ΔPSNR vs magnitude pruning" for t in t_targets]
+    header += ["Pix2Pix search step / dense, 128²", "256²", "trainable state / dense"]
+    resolution = ["*resolution: dense − uniform*", "–"] + [_psnr(scratch[t]["resolution"]) for t in s_targets]
+    resolution += ["–"] * (len(header) - len(resolution))
+    pace = load("pace.json")["result"]
+    caption = (f"CPU, 1 thread per run; edges2shoes-mini, ResNet-9 ngf 32, 128×128, search ≤ 300 + 300 "
+               f"fine-tuning steps. One Adam step moves a DHP kernel "
+               f"{pace['scratch']['dhp_over_lean']['median']:.2f}× (from scratch) and "
+               f"{pace['dense']['dhp_over_lean']['median']:.2f}× (from a dense model) as far "
+               f"as a lean one ({source('pace.json')}). Sources: "
+               + source(*(n for s in SECTIONS for n in seed_files(f"ablation_{s}"))) + ".")
+    return table(header, rows + [resolution]) + ["", caption]
+
+
+TRAINED_ROWS = {"coronet": "coronet, defaults (search from the trained model, fine-tuned)",
+                "magnitude-uniform": "magnitude pruning to uniform widths, fine-tuned",
+                "magnitude-coronet-widths": "magnitude pruning to coronet's widths (lean + L1), fine-tuned",
+                "uniform-scratch": "uniform widths from scratch"}
+
+
+def _means_row(pct: str, label: str, m: dict, seeds: str) -> list[str]:
+    val = m["val"]
+    return [pct, label, seeds, f"{val['psnr']:.2f}", f"{val['ssim']:.3f}", f"{val['l1']:.4f}",
+            f"{m['train']['psnr']:.2f}"]
+
+
+def from_trained_table() -> list[str]:
+    """The scenario users come with: a trained dense generator made small."""
+    d, default = summary()["trained"], summary()["defaults"]["trained"]
+    rows = []
+    for target in [t for t in ("0.1", "0.05") if t in d]:
+        e, pct = d[target], f"{float(target):.0%}"
+        found = e["variants"][default]
+        means = {"coronet": found["mean"], **e["rows"]}
+        rows += [_means_row(pct, label, means[key], str(means[key]["val"]["seeds"]))
+                 for key, label in TRAINED_ROWS.items() if means[key]["val"] is not None]
+        differences = [(label, found[f"{key}_val"], found[f"{key}_train"]) for label, key in (
+            ("coronet − magnitude, uniform widths", "minus_magnitude-uniform"),
+            ("coronet − magnitude, coronet's widths", "minus_magnitude-coronet-widths"))]
+        differences.append(("*the width choice: magnitude at coronet's − at uniform widths*",
+                            e["widths_matter"]["val"], e["widths_matter"]["train"]))
+        rows += [[pct, label, str(len(val["psnr"]["per_seed"]))] + [cell(val[k], k) for k in METRICS]
+                 + [cell(train["psnr"], "psnr")] for label, val, train in differences if val]
+    for key, label in (("dense_long", "dense, trained long (the starting point)"),
+                       ("dense_short", "dense, trained as long as one compression run")):
+        m = d["dense"][key]
+        rows.append(_means_row("100%", f"{label}: {m['steps']} steps", m, "1"))
+    header = ["MACs", "model", "seeds", "PSNR (val)", "SSIM (val)", "L1 (val)", "PSNR (30 training pairs)"]
+    return table(header, rows) + ["", "The same runs as the table above."]
+
+
+TABLES = {"ablation": ablation_table, "from-trained": from_trained_table}
 
 
 def main() -> None:
@@ -369,13 +457,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data", type=Path, default=B.DATA / "edges2shoes-mini")
     p.add_argument("--work", type=Path, help="where trained rows are kept (default: a folder in /tmp)")
-    p.add_argument("--out", type=Path, help="default: benchmarks/results/ablation_<section>[_seedN].json")
+    p.add_argument("--out", type=Path, help="default: benchmarks/results/ablation_<section>_seedN.json")
     args = p.parse_args()
     args.variants = [REFERENCE] + [v for v in args.variants if v != REFERENCE]
     torch.set_num_threads(args.threads)
     if args.section == "summary":
-        write_result(args.out or RESULTS / "ablation.json",
-                     {"benchmark": "ablation", "environment": environment(), "summary": summary()})
+        write_tables(TABLES)
         return
     if args.section != "planted" and not args.data.is_dir():
         raise SystemExit(f"{args.data} not found: give the edges2shoes-mini folder with --data")

@@ -11,17 +11,16 @@ memory) are `train_step.py --device cuda`; this script adds what only a GPU show
 The compact widths are the ones coronet's search chose in `benchmarks/results/latency.json` (the
 CPU latency benchmark), so both devices time the same architectures. Every section interleaves its
 models call by call, so clock changes hit all alike; figures are medians. Training runs with
-`deterministic=False` and cuDNN autotuning, as a GPU user would run it.
+`deterministic=False` and cuDNN autotuning, as a GPU user would run it. Its table, gpu.md, reads
+gpu_h200.json, gpu_compile_h200.json and train_step_h200.json (`train_step.py --device cuda`).
 
     python benchmarks/gpu.py --out benchmarks/results/gpu_h200.json       # on a CUDA machine
-    python benchmarks/gpu.py --markdown benchmarks/results/gpu_compile_h200.json  # compile table
     python benchmarks/gpu.py --device cpu --ngf 8 --size 32 --reps 2 --sections latency  # dry run
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from common import environment, write_result
+from common import RESULTS, environment, load, source, table, write_result
 from coronet.eval import count_macs, count_params
 from coronet.gan.trainer import Trainer
 from coronet.models import get_generator
@@ -177,21 +176,33 @@ def latency(args, widths: dict[float, dict[str, int]]) -> dict:
     return {"models": info, "timings": out}
 
 
-def compile_table(result: dict) -> list[str]:
-    """The README's `train.compile` table: GAN step with and without, rendered from a result."""
-    gib = 2 ** 30
-    lines = ["| GAN step | eager | `train.compile` (speed-up) | first step, compiling | "
-             "step's peak memory, eager / compiled |", "|---|---|---|---|---|"]
-    for model, title in (("compile_pix2pix", "Pix2Pix"), ("compile_cyclegan", "CycleGAN")):
-        rows = result[model]
-        for kind in ("dense", "search"):
-            eager, compiled = rows[kind], rows[f"{kind}+compile"]
-            speedup = eager["median_ms"] / compiled["median_ms"]
-            lines.append(f"| {title} {kind} | {eager['median_ms']:.1f} ms | {compiled['median_ms']:.1f} ms "
-                         f"({speedup:.2f}×) | {compiled['first_step_s']:.0f} s | "
-                         f"{eager['step_peak_memory_bytes'] / gib:.2f} / "
-                         f"{compiled['step_peak_memory_bytes'] / gib:.2f} GiB |")
-    return lines
+def gpu_table() -> list[str]:
+    d, steps, comp = load("gpu_h200.json"), load("train_step_h200.json"), load("gpu_compile_h200.json")
+    rows = []
+    for model in ("pix2pix", "cyclegan"):
+        r, k = steps[model]["rows"], comp[f"compile_{model}"]
+        rows.append([model, f"{r['dense']['median_ms']:.1f} ms", f"{r['search']['over_dense']:.2f}×",
+                     f"{r['finetune@0.25']['over_dense']:.2f}× / {r['finetune@0.1']['over_dense']:.2f}×",
+                     f"{r['search']['step_peak_above_held_over_dense']:.2f}×",
+                     f"{k['search+compile']['over_dense']:.2f}×"])
+    lat = d["latency"]["timings"]
+    speed = {mode: {n: v["speedup_vs_dense"] for n, v in lat[f"batch1|fp32|{mode}"].items()}
+             for mode in ("eager", "graph")}
+    env = steps["environment"]
+    return table(["GAN training step", "dense step", "search / dense", "fine-tune 25% / 10% over dense",
+                  "search step's memory / dense", "search with train.compile / dense (its own run)"],
+                 rows) + [
+        "",
+        f"Inference at batch 1, FP32: compact over dense {speed['eager']['coronet@0.25']:.2f}× "
+        f"(25%) and {speed['eager']['coronet@0.1']:.2f}× (10%) in eager PyTorch, "
+        f"{speed['graph']['coronet@0.25']:.2f}× and {speed['graph']['coronet@0.1']:.2f}× with a CUDA graph.",
+        "",
+        f"ResNet-9 ngf 64, 256×256, batch 1, {env['device'].removeprefix('cuda:')}, torch {env['torch']}. "
+        f"Sources: {source('train_step_h200.json', 'gpu_compile_h200.json')}, "
+        f"latency {source('gpu_h200.json')}."]
+
+
+TABLES = {"gpu": gpu_table}
 
 
 def main() -> None:
@@ -204,14 +215,9 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     p.add_argument("--sections", nargs="+", default=["compile_pix2pix", "compile_cyclegan", "latency"])
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "gpu.json")
-    p.add_argument("--markdown", type=Path, metavar="RESULT",
-                   help="print the README's tables of a finished result and stop")
+    p.add_argument("--out", type=Path, default=RESULTS / "gpu.json")
     args = p.parse_args()
-    if args.markdown:
-        result = json.loads(args.markdown.read_text())
-        print("\n".join(compile_table(result)))
-        return
+    args.netG, args.hypernet = NETG, "lean"  # what train_step's config_for reads
     widths = searched_widths(args.ngf)
     env = environment()
     if args.device.startswith("cuda"):
@@ -232,7 +238,8 @@ def main() -> None:
         except Exception as e:  # noqa: BLE001 - recorded in the result and printed
             result[name] = {"error": f"{type(e).__name__}: {e}"}
             print(f"{name} failed: {type(e).__name__}: {e}", flush=True)
-        write_result(args.out, result)
+        last = name == args.sections[-1] and args.out.name == "gpu_h200.json"
+        write_result(args.out, result, TABLES if last else None)
 
 
 if __name__ == "__main__":

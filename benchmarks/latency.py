@@ -21,7 +21,8 @@ training images at 256x256), each export's output compared with PyTorch FP32 on 
 images (PSNR), and all are timed interleaved in one process (onnxruntime, intra-op threads =
 --threads, sequential execution; ExecuTorch's XNNPACK thread pool at --threads; PyTorch eager for
 reference), --repeats times; every figure is the median over the repeats of each repeat's median
-(speed-ups: of the per-repeat ratios). Writes benchmarks/results/latency.json.
+(speed-ups: of the per-repeat ratios). Writes benchmarks/results/latency.json and its table,
+latency.md (latency_mobile.json: latency-mobile.md).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from common import environment, write_result
+from common import environment, load, source, table, write_result
 from coronet.config import RunConfig
 from coronet.data import AlignedDataset, TransformConfig
 from coronet.deploy import measure_interleaved, torch_runner
@@ -74,6 +75,75 @@ def kept_models(folder: Path, targets: list[float]) -> dict:
         g = load_generator(folder / f"coronet_{round(ratio * 100)}pct.json")
         models[f"coronet@{ratio}"] = (g, {"target": ratio, "widths": g.widths, "weights": "trained"})
     return models
+
+
+# ----------------------------------------------------------------------------- the table
+RUNTIMES = {"torch": "PyTorch eager", "onnx": "ONNX Runtime", "pte": "ExecuTorch (XNNPACK)"}
+
+
+def _model_name(key: str) -> str:
+    """'coronet@0.25' -> 'coronet 25%'; 'ngf 16' -> 'ngf 16, uniform'."""
+    if key.startswith("coronet@"):
+        return f"coronet {float(key.removeprefix('coronet@')) * 100:g}%"
+    return f"{key}, uniform" if key.startswith("ngf ") else key
+
+
+def _runtime_cells(m: dict, runtime: str) -> list[str]:
+    """Latency per data type (speed-up over dense; over FP32) and the exports' PSNR, one runtime."""
+    lat, speed, over_fp32 = m["latency_ms"], m["speedup_vs_dense"], m.get("speedup_over_fp32", {})
+    if runtime == "torch":
+        return [f"{lat['torch']['median_ms']:.0f} ms ({speed['torch']:.2f}×)", "–", "–", "–"]
+    cells = []
+    for dtype in ("fp32", "fp16", "int8"):
+        key = f"{runtime}_{dtype}"
+        if key not in lat:
+            cells.append("–")
+            continue
+        extra = f"; {over_fp32[key]:.2f}× FP32" if dtype != "fp32" and key in over_fp32 else ""
+        cells.append(f"{lat[key]['median_ms']:.0f} ms ({speed[key]:.2f}×{extra})")
+    prefix = "" if runtime == "onnx" else "pte_"
+    psnr = m["export"]
+    return cells + [" / ".join(f"{psnr[prefix + t]['psnr_db_vs_torch']:.1f}" if prefix + t in psnr else "–"
+                               for t in ("fp32", "fp16", "int8"))]
+
+
+def render(name: str) -> list[str]:
+    """One row per generator and runtime: latency per data type, speed-ups, output PSNR."""
+    d = load(name)
+    rows = []
+    for model, m in d["models"].items():
+        for runtime, label in RUNTIMES.items():
+            if runtime != "torch" and f"{runtime}_fp32" not in m["latency_ms"]:
+                continue
+            first = [_model_name(model), f"{m['macs'] / 1e9:.2f} G", f"{m['params'] / 1e6:.2f} M"]
+            first = first if runtime == "torch" else ["", "", ""]
+            rows.append(first + [label] + _runtime_cells(m, runtime))
+    env, setup = d["environment"], d["setup"]
+    versions = f"onnxruntime {env['onnxruntime']}" + (f", ExecuTorch {env['executorch']}"
+                                                      if "executorch" in env else "")
+    return table(["generator", "MACs", "params", "runtime", "FP32", "FP16", "INT8",
+                  "PSNR vs PyTorch FP32, FP32 / FP16 / INT8 (dB)"], rows) + [
+        "",
+        f"`{setup['generator'].replace(' ngf', '`, ngf ')}; {env['device']}, {setup['threads']} threads, "
+        f"batch 1, {setup['size'][0]}×{setup['size'][1]}, torch {env['torch']}, {versions}; median of "
+        f"{setup['runs']} interleaved runs × {setup['repeats']} repeats; in brackets the speed-up over the "
+        f"dense model in the same runtime and data type and, for FP16 and INT8, over the same model's FP32 "
+        f"in that runtime. PSNR on {setup['psnr_images']}. Weights: {setup['weights']}"
+        f"{_training() if setup['weights'].startswith('trained') else ''}. "
+        f"Source: {source(name)}.",
+    ]
+
+
+def _training(name: str = "compress_edges2shoes_ngf64.json") -> str:
+    """How the kept generators were trained, for a table of trained weights."""
+    d = load(name)
+    c, psnr = d["config"], [d["dense"]["metrics"]["psnr"]] + [m["metrics"]["psnr"] for m in d["compressed"]]
+    return (f" (Pix2Pix on edges2shoes-mini at {c['size']}², {c['search_steps']} search + "
+            f"{c['finetune_steps']} fine-tuning steps; validation PSNR "
+            + " / ".join(f"{v:.2f}" for v in psnr) + f" dB; {source(name)})")
+
+
+TABLES = {"latency": lambda: render("latency.json"), "latency-mobile": lambda: render("latency_mobile.json")}
 
 
 def main() -> None:
@@ -183,7 +253,7 @@ def main() -> None:
                               "untrained: PyTorch's initialisation at the dense and the searched widths "
                               "(latency does not depend on the weights; the reduced precisions' PSNR does)")},
         "models": rows,
-    })
+    }, {k: t for k, t in TABLES.items() if k == args.out.stem.replace("_", "-")})
 
 
 if __name__ == "__main__":

@@ -20,7 +20,9 @@ ones. Filter norms do not reveal the quiet blocks (their convolutions are as lar
 only the task can.
 
     python benchmarks/planted.py                       # ResNet-9 ngf 16, 64x64, 3 seeds
-    python benchmarks/planted.py --seeds 0 --steps 100 # quick look
+    python benchmarks/planted.py --seeds 0 --steps 100 --out /tmp/p.json  # quick look
+
+Writes results/planted.json and its table, planted.md.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from common import environment, write_result
+from common import MINUS, RESULTS, environment, load, source, table, write_result
 from coronet.data import make_dataset
 from coronet.data.transforms import TransformConfig
 from coronet.models import Generator, get_generator
@@ -166,43 +168,80 @@ def keep_ratios(widths: dict[str, int], dense: dict[str, int], prunable: list[st
     return {g: widths[g] / dense[g] for g in prunable}
 
 
+def references(task: Task, steps: int, lr: float, batch: int, seed: int) -> dict:
+    """The oracle (the teacher cut to the planted widths) and uniform widths at the same MACs, each
+    fine-tuned for `steps`; with the target ratio and the error gap a search is scored against."""
+    cost = hypernetize(task.teacher, init="dense").cost_model(task.size)
+    planted_macs = cost.macs(task.planted)
+    rows = {}
+    uniform = uniform_widths(cost, planted_macs, task.min_channels)
+    for name, widths in (("oracle", task.planted), ("uniform", uniform)):
+        student = magnitude_prune(task.teacher, widths).eval()
+        fit(student, task, steps, lr, batch, seed)
+        rows[name] = {"error": error(student, task), "macs": cost.macs(widths), "widths": widths}
+    return {"target_ratio": planted_macs / cost.macs(task.teacher.widths), "rows": rows,
+            "oracle_over_uniform": rows["oracle"]["error"] / rows["uniform"]["error"]}
+
+
+def coronet_row(task: Task, refs: dict, steps: int, search_steps: int, lr: float, batch: int, seed: int,
+                config: ControllerConfig, hyper_lr_scale: float, form: str) -> dict:
+    """The search to the oracle's MACs, fine-tuned for the steps left, scored: the share of the
+    oracle's advantage over uniform it recovers and the rank correlation of its keep ratios."""
+    start = time.perf_counter()
+    compact, taken = search(task, refs["target_ratio"], search_steps, lr, batch, seed, config,
+                            hyper_lr_scale=hyper_lr_scale, form=form)
+    after_search = error(compact, task)
+    fit(compact, task, steps - taken, lr, batch, seed + 1)
+    err, uniform = error(compact, task), refs["rows"]["uniform"]["error"]
+    gap = uniform - refs["rows"]["oracle"]["error"]
+    prunable = [g.name for g in task.teacher.layout.groups if g.prunable]
+    planted_keep = keep_ratios(task.planted, task.teacher.widths, prunable)
+    found_keep = keep_ratios(compact.widths, task.teacher.widths, prunable)
+    macs = hypernetize(task.teacher, init="dense").cost_model(task.size).macs(compact.widths)
+    return {"error": err, "error_after_search": after_search, "search_steps": taken, "widths": compact.widths,
+            "macs": macs, "planted_keep": planted_keep, "found_keep": found_keep,
+            "recovered": (uniform - err) / gap if gap > 0 else None,
+            "spearman": float(stats.spearmanr(list(planted_keep.values()), list(found_keep.values()))[0]),
+            "wall_s": time.perf_counter() - start}
+
+
 def run_seed(args, seed: int) -> dict:
     task = make_task(args.ngf, args.blocks, None, args.size, args.quiet_scale, args.min_channels,
                      args.train_images, args.test_images, seed, args.noise)
-    cost = hypernetize(task.teacher, init="dense").cost_model(task.size)
-    dense_w = task.teacher.widths
-    prunable = [g.name for g in task.teacher.layout.groups if g.prunable]
-    planted_macs = cost.macs(task.planted)
-    ratio = planted_macs / cost.macs(dense_w)
-    uniform = uniform_widths(cost, planted_macs, task.min_channels)
-    rows, start = {}, time.perf_counter()
-    for name, widths in (("oracle", task.planted), ("uniform", uniform)):
-        student = magnitude_prune(task.teacher, widths).eval()
-        fit(student, task, args.steps, args.lr, args.batch, seed)
-        rows[name] = {"error": error(student, task), "macs": cost.macs(widths), "widths": widths}
+    refs = references(task, args.steps, args.lr, args.batch, seed)
     config = ControllerConfig(min_channels=task.min_channels, shrink=args.shrink,
                               importance_decay=args.importance_decay)
-    compact, search_steps = search(task, ratio, args.search_steps, args.lr, args.batch, seed, config,
-                                   hyper_lr_scale=args.hyper_lr_scale, form=args.hypernet)
-    rows["coronet"] = {"error_after_search": error(compact, task), "search_steps": search_steps}
-    fit(compact, task, args.steps - search_steps, args.lr, args.batch, seed + 1)
-    found = compact.widths
-    rows["coronet"] |= {"error": error(compact, task), "macs": cost.macs(found), "widths": found}
-    planted_keep = keep_ratios(task.planted, dense_w, prunable)
-    found_keep = keep_ratios(found, dense_w, prunable)
-    gap = rows["uniform"]["error"] - rows["oracle"]["error"]
-    result = {
-        "seed": seed, "target_ratio": ratio, "quiet_blocks": task.quiet, "rows": rows,
-        "planted_keep": planted_keep, "found_keep": found_keep,
-        "oracle_over_uniform": rows["oracle"]["error"] / rows["uniform"]["error"],
-        "recovered": (rows["uniform"]["error"] - rows["coronet"]["error"]) / gap if gap > 0 else None,
-        "spearman": float(stats.spearmanr(list(planted_keep.values()), list(found_keep.values()))[0]),
-        "wall_s": time.perf_counter() - start,
-    }
-    print(f"seed {seed}: target {ratio:.3f}; error oracle {rows['oracle']['error']:.4f}, uniform "
-          f"{rows['uniform']['error']:.4f}, coronet {rows['coronet']['error']:.4f}; recovered "
-          f"{result['recovered']:.2f}, spearman {result['spearman']:.2f}", flush=True)
+    found = coronet_row(task, refs, args.steps, args.search_steps, args.lr, args.batch, seed, config,
+                        args.hyper_lr_scale, args.hypernet)
+    scores = ("planted_keep", "found_keep", "recovered", "spearman", "wall_s")
+    result = {"seed": seed, "quiet_blocks": task.quiet, **refs, **{k: found.pop(k) for k in scores}}
+    result["rows"]["coronet"] = found
+    print(f"seed {seed}: target {refs['target_ratio']:.3f}; error oracle "
+          f"{refs['rows']['oracle']['error']:.4f}, uniform {refs['rows']['uniform']['error']:.4f}, coronet "
+          f"{found['error']:.4f}; recovered {result['recovered']:.2f}, spearman {result['spearman']:.2f}",
+          flush=True)
     return result
+
+
+# ----------------------------------------------------------------------------- the table
+CRITERION = {"oracle_over_uniform": 0.7, "recovered": 0.6, "spearman": 0.7}
+
+
+def planted_table() -> list[str]:
+    seeds = load("planted.json")["seeds"]
+    ratio = max(r["oracle_over_uniform"] for r in seeds)
+    recovered, spearman = [r["recovered"] for r in seeds], [r["spearman"] for r in seeds]
+    passed = (ratio <= CRITERION["oracle_over_uniform"] and min(recovered) >= CRITERION["recovered"]
+              and min(spearman) >= CRITERION["spearman"])
+    row = ["coronet", str(len(seeds)), f"{ratio:.2f}"]
+    row += [" / ".join(f"{v:.2f}" for v in values).replace("-", MINUS) for values in (recovered, spearman)]
+    row += ["yes" if passed else "no", source("planted.json")]
+    return table(["search", "seeds", "oracle / uniform error (worst seed)",
+                  "share of the oracle's advantage recovered, per seed", "Spearman of keep ratios, per seed",
+                  "meets the criterion", "source"], [row])
+
+
+TABLES = {"planted": planted_table}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -226,7 +265,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--importance-decay", type=float, default=ControllerConfig.importance_decay)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "planted.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "planted.json")
     return p
 
 
@@ -241,7 +280,8 @@ def main() -> None:
     seeds = [run_seed(args, s) for s in args.seeds]
     write_result(args.out, {"benchmark": "planted", "config": {k: str(v) if isinstance(v, Path) else v
                                                                for k, v in vars(args).items()},
-                            "environment": environment(), "seeds": seeds})
+                            "environment": environment(), "seeds": seeds},
+                 TABLES if args.out.name == "planted.json" else None)
 
 
 if __name__ == "__main__":

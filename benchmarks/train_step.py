@@ -3,9 +3,7 @@
 Sections (ResNet-9 unless --netG says otherwise, batch 1; the models of a section alternate call by
 call in one process, so a noisy machine slows them alike; figures are medians):
   generator  the generator alone: zero_grad, forward, L1 loss, backward, Adam, and for the
-             hyper-model the controller's step. Dense against hyper-model. Then the floor: the
-             hypernetwork's own work (generation, its backward, Adam) and its Adam update alone,
-             timed beside the dense step, with a copy's bandwidth (`hypernetwork_floor`).
+             hyper-model the controller's step. Dense against hyper-model.
   pix2pix, cyclegan
              the whole GAN step as `coronet compress` runs it (`Trainer.train_step` on one fixed
              batch): the dense run, the search, fine-tuning the compact generators at 25% and 10% of
@@ -14,10 +12,10 @@ call in one process, so a noisy machine slows them alike; figures are medians):
              teacher's output by L1, both updated every step. OMGD also distils feature maps and a
              perceptual loss from two teachers, so this is a lower bound of its step. Then coronet's
              step weighted by the presets' phase lengths (search share of the epochs).
-Each kind is timed against a dense partner of its own (pairs; see `time_pair`).
-Every section also counts the operators of one step (torch profiler: the outermost aten operators
-that compute, views left out) and, each model alone in a fresh process, the memory a step adds on
-top of what the model holds between steps (CPU: peak RSS; CUDA: max_memory_allocated).
+Each kind is timed against a dense partner of its own (pairs; see `time_pair`). Every section also
+measures, each model alone in a fresh process, the memory a step adds on top of what the model holds
+between steps (CPU: peak RSS; CUDA: max_memory_allocated). Into results/ it writes its table too,
+step-cost-forms.md (from every train_step_<form>_<size>.json).
 
     python benchmarks/train_step.py --size 128 --out benchmarks/results/train_step_lean_128.json
     python benchmarks/train_step.py --ngf 8 --size 32 --reps 2 --sections generator pix2pix   # quick
@@ -35,12 +33,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import torch
 
-from common import environment, write_result
+from common import RESULTS, environment, load, source, table, write_result
 from coronet.config import RunConfig
 from coronet.gan import setup
 from coronet.gan.trainer import Trainer
@@ -53,12 +50,6 @@ WIDTHS = Path(__file__).parent / "results" / "latency.json"
 TARGETS = (0.25, 0.1)
 # search share of the epochs in the presets (pix2pix-edges2shoes-r: 5 of 20; cyclegan-*: 100 of 200)
 SEARCH_SHARE = {"pix2pix": 5 / 20, "cyclegan": 100 / 200}
-VIEWS = {"view", "as_strided", "reshape", "_reshape_alias", "expand", "t", "transpose", "permute",
-         "unsqueeze", "squeeze", "detach", "alias", "select", "slice", "empty", "empty_strided",
-         "_unsafe_view", "resolve_conj", "resolve_neg", "lift_fresh", "empty_like", "result_type",
-         "split", "split_with_sizes", "chunk", "unbind", "narrow", "contiguous", "flatten", "view_as",
-         "expand_as", "detach_", "set_", "resize_", "to", "_to_copy", "item", "_local_scalar_dense",
-         "is_nonzero", "size", "stride", "numel", "dim"}
 
 
 def sync(device: str) -> None:
@@ -93,10 +84,6 @@ class GeneratorStep:
         g = torch.Generator().manual_seed(1)
         self.x = torch.randn(1, 3, args.size, args.size, generator=g).to(args.device)
         self.y = torch.tanh(torch.randn(1, 3, args.size, args.size, generator=g)).to(args.device)
-        if kind == "hyper":  # fixed gradients of the generated kernels, for `hypernetwork_work`
-            with torch.no_grad():
-                self.kernel_grads = [1e-6 * torch.randn(layer.masked_weight_and_bias()[0].shape, generator=g)
-                                     .to(args.device) for layer in self.model.hyper_layers().values()]
 
     def release_gradients(self) -> None:
         self.opt.zero_grad(set_to_none=True)
@@ -116,13 +103,6 @@ class GeneratorStep:
         if self.ctl is not None:
             self.ctl.step(LR)
 
-    def hypernetwork_work(self) -> None:
-        """What the search adds to a dense step, without the convolutions: every kernel generated,
-        a fixed gradient taken back through the generation to the hypernetwork, the Adam update."""
-        self.opt.zero_grad(set_to_none=True)
-        kernels = [layer.masked_weight_and_bias()[0] for layer in self.model.hyper_layers().values()]
-        torch.autograd.backward(kernels, self.kernel_grads)
-        self.opt.step()
 
 
 # ------------------------------------------------------------------ the GAN step
@@ -215,28 +195,6 @@ def timed(step, device: str) -> float:
     return time.perf_counter() - start
 
 
-def operator_count(step) -> dict:
-    """Operators of one step: the outermost aten operators that compute (views and scalar reads
-    left out), by name. On a GPU each launches one or a few kernels."""
-    from torch.profiler import profile
-
-    with profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        step()
-
-    def computes(e) -> bool:
-        return e.name.startswith("aten::") and e.name.removeprefix("aten::") not in VIEWS
-
-    def nested(e) -> bool:
-        parent = e.cpu_parent
-        while parent is not None:
-            if computes(parent):
-                return True
-            parent = parent.cpu_parent
-        return False
-
-    names = Counter(e.name for e in prof.events() if computes(e) and not nested(e))
-    return {"total": sum(names.values()), "by_name": dict(names.most_common())}
-
 
 def memory_alone(args, section: str, kind: str) -> dict:
     """This model alone in a fresh process: what it holds between steps and what a step adds."""
@@ -307,46 +265,16 @@ def time_pair(args, section: str, kind: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         steps = {k: build(args, section, k, Path(tmp)) for k in ("dense", kind)}
         times = interleaved(args, steps)
-        ops = {k: operator_count(step) for k, step in steps.items()}
         params = {k: step.generator_parameters() for k, step in steps.items()}
         del steps
         gc.collect()
     medians = {k: 1e3 * statistics.median(t) for k, t in times.items()}
     return {"median_ms": medians[kind], "dense_median_ms": medians["dense"],
             "over_dense": medians[kind] / medians["dense"], "raw_ms": [1e3 * x for x in times[kind]],
-            "dense_raw_ms": [1e3 * x for x in times["dense"]], "operators": ops[kind],
-            "operators_over_dense": ops[kind]["total"] / ops["dense"]["total"],
-            "dense_operators": ops["dense"], "generator_parameters": params[kind],
+            "dense_raw_ms": [1e3 * x for x in times["dense"]], "generator_parameters": params[kind],
             "dense_generator_parameters": params["dense"],
             "generator_parameters_over_dense": params[kind] / params["dense"]}
 
-
-def hypernetwork_floor(args) -> dict:
-    """The hypernetwork's own work per step, timed alone beside the dense generator step: generating
-    the kernels with their backward and the Adam update (`GeneratorStep.hypernetwork_work`), and the
-    Adam update alone. With the bandwidth of a copy measured in the same run, it says how far the
-    execution can go: fused Adam moves 28 bytes per parameter (parameter, gradient and both moments
-    read; parameter and moments written), a copy 8."""
-    dense, hyper = GeneratorStep(args, "dense"), GeneratorStep(args, "hyper")
-    n = sum(p.numel() for p in hyper.model.parameters())
-    src, dst = torch.ones(n, device=args.device), torch.zeros(n, device=args.device)
-    times = interleaved(args, {"dense_step": dense, "hypernetwork_work": hyper.hypernetwork_work,
-                               "adam_alone": hyper.opt.step, "copy": lambda: dst.copy_(src)})
-    ms = {k: 1e3 * statistics.median(t) for k, t in times.items()}
-    # the least the search adds with the math as it is: the Adam update, one read of the
-    # hypernetwork to generate and one write of its gradient (as many bytes as the copy moves)
-    floor = ms["adam_alone"] + ms["copy"]
-    out = {"hyper_model_parameters": n, "median_ms": ms, "floor_ms": floor,
-           "floor_over_dense": floor / ms["dense_step"],
-           "hypernetwork_work_over_dense": ms["hypernetwork_work"] / ms["dense_step"],
-           "adam_alone_over_dense": ms["adam_alone"] / ms["dense_step"],
-           "adam_GB_per_s": 28 * n / ms["adam_alone"] / 1e6, "copy_GB_per_s": 8 * n / ms["copy"] / 1e6}
-    print(f"floor {floor:.0f} ms ({out['floor_over_dense']:.2f} of a dense generator step of "
-          f"{ms['dense_step']:.0f} ms): Adam alone {ms['adam_alone']:.0f} ms at {out['adam_GB_per_s']:.0f} "
-          f"GB/s, copy {ms['copy']:.0f} ms at {out['copy_GB_per_s']:.0f} GB/s; the hypernetwork's work as "
-          f"executed {ms['hypernetwork_work']:.0f} ms ({out['hypernetwork_work_over_dense']:.2f})",
-          flush=True)
-    return out
 
 
 def run_section(args, section: str) -> dict:
@@ -355,7 +283,6 @@ def run_section(args, section: str) -> dict:
     rows = {k: time_pair(args, section, k) for k in kinds}
     first = rows[kinds[0]]
     rows = {"dense": {"median_ms": first["dense_median_ms"], "over_dense": 1.0,
-                      "operators": first["dense_operators"], "operators_over_dense": 1.0,
                       "generator_parameters": first["dense_generator_parameters"]}, **rows}
     if not args.no_memory:
         for k in rows:
@@ -366,20 +293,55 @@ def run_section(args, section: str) -> dict:
                 row[f"{key.removesuffix('_bytes')}_over_dense"] = (
                     row["memory"][key] / base[key] if base[key] > 0 else None)
     out = {"rows": rows}
-    if section == "generator":
-        out["floor"] = hypernetwork_floor(args)
     if section != "generator" and {"search", "finetune@0.25", "omgd"} <= rows.keys():
         share = SEARCH_SHARE[section]
         # in dense steps: each kind's ratio was measured against its own dense partner
         weighted = share * rows["search"]["over_dense"] + (1 - share) * rows["finetune@0.25"]["over_dense"]
         out["coronet_weighted"] = {"search_share": share, "over_dense": weighted,
                                    "over_omgd": weighted / rows["omgd"]["over_dense"]}
-    print(f"{section}: " + ", ".join(f"{k} {r['median_ms']:.0f} ms ({r['over_dense']:.2f}x, "
-                                     f"{r['operators']['total']} ops)" for k, r in rows.items())
+    print(f"{section}: " + ", ".join(f"{k} {r['median_ms']:.0f} ms ({r['over_dense']:.2f}x)"
+                                     for k, r in rows.items())
           + (f"; coronet weighted {out['coronet_weighted']['over_dense']:.2f}x dense, "
              f"{out['coronet_weighted']['over_omgd']:.2f}x OMGD" if "coronet_weighted" in out else ""),
           flush=True)
     return out
+
+
+# ------------------------------------------------------------------ the table
+def _finetune(rows: dict) -> str:
+    return f"{rows['finetune@0.25']['over_dense']:.2f}× / {rows['finetune@0.1']['over_dense']:.2f}×"
+
+
+def step_cost_forms() -> list[str]:
+    """The search step of each hypernetwork form over a dense step, the lean form's GAN steps in full
+    (memory, trainable state, fine-tuning, the OMGD-like step, the run weighted by phase lengths)."""
+    rows = []
+    for size in (128, 256):
+        lean = load(f"train_step_lean_{size}.json")
+        others = [load(f"train_step_{f}_{size}.json") for f in ("dhp", "gated")]
+        for section in ("generator", "pix2pix", "cyclegan"):
+            r, gan = lean[section]["rows"], section != "generator"
+            search = "search" if gan else "hyper"
+            forms = [f"{r[search]['over_dense']:.2f}×"] + [
+                f"{o[section]['rows'][search]['over_dense']:.2f}×" if section in o else "–" for o in others]
+            memory = r[search].get("step_peak_above_held_over_dense")
+            weighted = lean[section].get("coronet_weighted")
+            rows.append([
+                f"{size}×{size}", section if gan else "generator alone", f"{r['dense']['median_ms']:.0f} ms",
+                " / ".join(forms), "–" if memory is None else f"{memory:.2f}×",
+                f"{r[search]['generator_parameters_over_dense']:.2f}×", _finetune(r) if gan else "–",
+                f"{r['omgd']['over_dense']:.2f}×" if gan else "–",
+                f"{weighted['over_dense']:.2f}× / {weighted['over_omgd']:.2f}×" if weighted else "–"])
+    names = [f"train_step_{f}_{s}.json" for f in ("lean", "dhp", "gated") for s in (128, 256)]
+    return table(["size", "step", "dense step", "search / dense: lean / DHP / gated",
+                  "step memory, search / dense (lean)", "trained parameters, search / dense (lean)",
+                  "fine-tune 25% / 10%, over dense", "online distillation (OMGD-like), over dense",
+                  "coronet weighted (lean), over dense / over OMGD-like"], rows) + [
+        "", "ResNet-9 ngf 64, batch 1, CPU (x86_64), 2 threads; each step timed against a dense step of its "
+        "own in one process. Sources: " + source(*names) + "."]
+
+
+TABLES = {"step-cost-forms": step_cost_forms}
 
 
 def main() -> None:
@@ -397,7 +359,7 @@ def main() -> None:
     p.add_argument("--kinds", nargs="+", help="only these GAN steps besides dense (e.g. search)")
     p.add_argument("--no-memory", action="store_true", help="skip the per-model memory processes")
     p.add_argument("--memory-of", nargs=2, metavar=("SECTION", "KIND"), help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "train_step.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "train_step.json")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -408,7 +370,8 @@ def main() -> None:
               "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     for section in args.sections:
         result[section] = run_section(args, section)
-    write_result(args.out, result)
+    cpu_form_files = {f"train_step_{f}_{s}.json" for f in FORMS + ("gated",) for s in (128, 256)}
+    write_result(args.out, result, TABLES if args.out.name in cpu_form_files else None)
 
 
 if __name__ == "__main__":
