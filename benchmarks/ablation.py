@@ -49,6 +49,7 @@ import torch
 import baselines as B
 import planted as P
 from common import (
+    METRICS,
     MINUS,
     RESULTS,
     cell,
@@ -73,7 +74,6 @@ REFERENCE = "lean+l1"  # trained on every seed; the width-choice row prunes to t
 # the gated form, K = (z_out z_in^T) * W (no free term): measured here, then removed from the product
 # for gaining nothing (commit e3c4eb9 runs it); its rows are still summarised
 RETIRED = {"gated+l1": "gated", "gated+no-l1": "gated"}
-METRICS = ("psnr", "ssim", "l1")
 EVAL_PAIRS = 30
 
 

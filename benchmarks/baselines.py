@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from common import (
+    METRICS,
     RESULTS,
     cell,
     environment,
@@ -188,7 +189,6 @@ def quality(args, rows: list[dict]) -> None:
 
 
 # ---------------------------------------------------------------------------- the table
-METRICS = ("psnr", "ssim", "l1")
 
 
 def paired_over_seeds(runs: list[dict], row: str, other: str) -> dict:

@@ -23,6 +23,7 @@ from coronet.files import atomic_write
 RESULTS = Path(__file__).parent / "results"
 MINUS = "\u2212"
 DIGITS = {"psnr": 2, "ssim": 3, "l1": 4}
+METRICS = tuple(DIGITS)  # the paired metrics of a Pix2Pix table
 Tables = dict[str, Callable[[], list[str]]]  # table name -> its lines, rendered from committed JSON
 LOADED: set[str] = set()  # every result file a table read (the results folder holds no others)
 

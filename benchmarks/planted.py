@@ -44,6 +44,7 @@ from coronet.pruning import (
     BudgetController,
     BudgetTarget,
     ControllerConfig,
+    CostModel,
     hypernetize,
     lr_groups,
     magnitude_prune,
@@ -171,7 +172,7 @@ def keep_ratios(widths: dict[str, int], dense: dict[str, int], prunable: list[st
 def references(task: Task, steps: int, lr: float, batch: int, seed: int) -> dict:
     """The oracle (the teacher cut to the planted widths) and uniform widths at the same MACs, each
     fine-tuned for `steps`; with the target ratio and the error gap a search is scored against."""
-    cost = hypernetize(task.teacher, init="dense").cost_model(task.size)
+    cost = CostModel(task.teacher, task.size)
     planted_macs = cost.macs(task.planted)
     rows = {}
     uniform = uniform_widths(cost, planted_macs, task.min_channels)
@@ -197,7 +198,7 @@ def coronet_row(task: Task, refs: dict, steps: int, search_steps: int, lr: float
     prunable = [g.name for g in task.teacher.layout.groups if g.prunable]
     planted_keep = keep_ratios(task.planted, task.teacher.widths, prunable)
     found_keep = keep_ratios(compact.widths, task.teacher.widths, prunable)
-    macs = hypernetize(task.teacher, init="dense").cost_model(task.size).macs(compact.widths)
+    macs = CostModel(task.teacher, task.size).macs(compact.widths)
     return {"error": err, "error_after_search": after_search, "search_steps": taken, "widths": compact.widths,
             "macs": macs, "planted_keep": planted_keep, "found_keep": found_keep,
             "recovered": (uniform - err) / gap if gap > 0 else None,

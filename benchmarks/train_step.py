@@ -370,7 +370,7 @@ def main() -> None:
               "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}}
     for section in args.sections:
         result[section] = run_section(args, section)
-    cpu_form_files = {f"train_step_{f}_{s}.json" for f in FORMS + ("gated",) for s in (128, 256)}
+    cpu_form_files = {f"train_step_{f}_{s}.json" for f in FORMS for s in (128, 256)}
     write_result(args.out, result, TABLES if args.out.name in cpu_form_files else None)
 
 
