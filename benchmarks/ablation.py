@@ -57,6 +57,7 @@ from common import (
     load,
     paired_difference,
     seed_files,
+    seed_source,
     source,
     table,
     write_result,
@@ -396,7 +397,7 @@ def ablation_table() -> list[str]:
                f"{pace['scratch']['dhp_over_lean']['median']:.2f}× (from scratch) and "
                f"{pace['dense']['dhp_over_lean']['median']:.2f}× (from a dense model) as far "
                f"as a lean one ({source('pace.json')}). Sources: "
-               + source(*(n for s in SECTIONS for n in seed_files(f"ablation_{s}"))) + ".")
+               + ", ".join(seed_source(f"ablation_{s}") for s in SECTIONS) + ".")
     return table(header, rows + [resolution]) + ["", caption]
 
 

@@ -114,6 +114,14 @@ def source(*names: str) -> str:
     return ", ".join(", ".join(f"`{n}`" for n in group) + f" ({commit})" for commit, group in groups)
 
 
+def seed_source(stem: str) -> str:
+    """"`stem*.json` (7 files; commits a, b)": the seed files of one measurement by their pattern,
+    which reads shorter than their names once a measurement has many seeds."""
+    names = seed_files(stem)
+    commits = sorted({commit_of(n) for n in names})
+    return f"`{stem}*.json` ({len(names)} files; commit{'s' if len(commits) > 1 else ''} {', '.join(commits)})"
+
+
 # ----------------------------------------------------------------------------- statistics
 def paired_difference(differences: list[float]) -> dict:
     """Mean and standard error of per-seed differences, and the two-sided p of a zero mean: Student's

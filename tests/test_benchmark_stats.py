@@ -61,3 +61,13 @@ def test_the_quality_table_pairs_every_baseline_seed_by_seed(tmp_path, monkeypat
     resolution = baselines.paired_over_seeds(runs, "dense", "uniform@0.1")
     assert resolution["psnr"]["per_seed"] == pytest.approx([0.3, 0.1])
     assert common.source("b.json", "b_seed1.json") == "`b.json` (0000000), `b_seed1.json` (1111111)"
+
+
+def test_seed_source_names_the_pattern_its_file_count_and_each_commit_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    for name, commit in (("c_seed0.json", "a" * 40), ("c_seed1.json", "a" * 40),
+                         ("c_seed2.json", "b" * 40 + "-dirty"), ("cc_seed0.json", "c" * 40)):
+        (tmp_path / name).write_text(json.dumps({"environment": {"commit": commit}}))
+    assert common.seed_source("c") == "`c*.json` (3 files; commits aaaaaaa, bbbbbbb-dirty)"
+    (tmp_path / "c_seed2.json").unlink()
+    assert common.seed_source("c") == "`c*.json` (2 files; commit aaaaaaa)"
