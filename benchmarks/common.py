@@ -119,7 +119,8 @@ def seed_source(stem: str) -> str:
     which reads shorter than their names once a measurement has many seeds."""
     names = seed_files(stem)
     commits = sorted({commit_of(n) for n in names})
-    return f"`{stem}*.json` ({len(names)} files; commit{'s' if len(commits) > 1 else ''} {', '.join(commits)})"
+    plural = "s" if len(commits) > 1 else ""
+    return f"`{stem}*.json` ({len(names)} files; commit{plural} {', '.join(commits)})"
 
 
 # ----------------------------------------------------------------------------- statistics
