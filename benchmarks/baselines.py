@@ -61,9 +61,9 @@ def config(args, steps: int | None = None, ratio: float | None = None) -> RunCon
         "data.preprocess": "resize", "data.flip": False, "data.batch_size": args.batch,
         "model.netG": "resnet_9blocks", "model.ngf": args.ngf, "model.ndf": 64,
         "train.model": args.model, "train.seed": args.seed, "train.gan_mode": "hinge",
-        "train.search_steps": args.search_steps,
-        "train.finetune_steps": steps if steps is not None else args.finetune_steps,
-        "train.decay_steps": args.finetune_steps // 2,
+        "train.search": args.search_steps,
+        "train.finetune": steps if steps is not None else args.finetune_steps,
+        "train.decay": args.finetune_steps // 2,
         "train.log_every": 50, "train.sample_every": 0, "train.checkpoint_every": 0, "prune.ratio": ratio})
     return setup.resolve_defaults(apply_overrides(cfg, args.set))
 

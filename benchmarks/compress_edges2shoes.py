@@ -32,9 +32,9 @@ def config(args, ratio: float | None, finetune_steps: int | None = None) -> RunC
         "data.dataroot": str(args.data), "data.load_size": args.size, "data.crop_size": args.size,
         "data.preprocess": "resize", "data.flip": False, "data.batch_size": args.batch,
         "model.netG": "resnet_9blocks", "model.ngf": args.ngf, "model.ndf": 64,
-        "train.model": "pix2pix", "train.gan_mode": "hinge", "train.search_steps": args.search_steps,
-        "train.finetune_steps": finetune_steps if finetune_steps is not None else args.finetune_steps,
-        "train.decay_steps": args.finetune_steps // 2, "train.log_every": 50, "train.sample_every": 0,
+        "train.model": "pix2pix", "train.gan_mode": "hinge", "train.search": args.search_steps,
+        "train.finetune": finetune_steps if finetune_steps is not None else args.finetune_steps,
+        "train.decay": args.finetune_steps // 2, "train.log_every": 50, "train.sample_every": 0,
         "train.checkpoint_every": 0, **({"prune.ratio": ratio} if ratio is not None else {})})
 
 

@@ -54,7 +54,7 @@ def searched_widths(args, ratio: float) -> tuple[dict[str, int], dict]:
         "data.crop_size": args.search_size, "data.preprocess": "resize", "data.flip": False,
         "data.batch_size": 2, "model.netG": args.netG,
         "model.ngf": args.ngf, "model.ndf": 64, "train.model": "pix2pix", "train.gan_mode": "hinge",
-        "train.search_steps": args.search_steps, "train.finetune_steps": 0, "train.log_every": 50,
+        "train.search": args.search_steps, "train.finetune": 0, "train.log_every": 50,
         "train.sample_every": 0, "train.checkpoint_every": 0, "prune.ratio": ratio})
     with tempfile.TemporaryDirectory() as tmp:
         summary = Trainer(cfg, Path(tmp), compress=True).run()

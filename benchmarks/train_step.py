@@ -115,7 +115,7 @@ def config_for(args, model: str) -> RunConfig:
         "train.device": args.device,
         "train.deterministic": False, "prune.ratio": 0.25,
         # long phases: the timed steps come before the search has thinned the model
-        "train.search_steps": 10_000, "train.finetune_steps": 10_000})
+        "train.search": 10_000, "train.finetune": 10_000})
 
 
 def fixed_batch(args, model: str) -> dict[str, torch.Tensor]:

@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 TINY = ["--ngf", "4", "--load-size", "36", "--crop-size", "32", "--batch-size", "2",
         "--search-steps", "24", "--finetune-steps", "8", "--target-macs", "0.3",
         "--set", "data.max_train_items=12", "--set", "prune.min_channels=1",
-        "--set", "model.ndf=8", "--set", "train.decay_steps=4", "--set", "train.checkpoint_every=3"]
+        "--set", "model.ndf=8", "--set", "train.decay=4", "--set", "train.checkpoint_every=3"]
 
 
 def coronet(*args: str, cwd: Path, check: bool = True, env: dict | None = None):

@@ -28,7 +28,7 @@ def test_horse2zebra_preset_carries_the_reference_schedule():
     assert (cfg.model.netG, cfg.model.ngf, cfg.data.load_size, cfg.data.crop_size) == (
         "resnet_9blocks", 64, 286, 256)
     assert cfg.data.batch_size == 1 and cfg.train.lr == 2e-4 and cfg.train.pool_size == 50
-    assert cfg.train.search_epochs + cfg.train.finetune_epochs == 200
+    assert (cfg.train.search, cfg.train.finetune, cfg.train.decay) == ("100 epochs",) * 3
 
 
 def test_the_resnet_pix2pix_preset_follows_gan_compression():
@@ -81,9 +81,9 @@ def test_overrides_are_parsed_by_the_fields_declared_type(tmp_path):
         with pytest.raises(ConfigError, match=re.escape(message)):
             apply_overrides(RunConfig(), [item])
     yaml_file = tmp_path / "mine.yaml"
-    yaml_file.write_text("train:\n  model: cyclegan\n  search_steps: 7\n  lr: 2e-4\n")
+    yaml_file.write_text("train:\n  model: cyclegan\n  search: 7\n  lr: 2e-4\n")
     mine = from_dict(load_preset(str(yaml_file)))
-    assert mine.train.search_steps == 7 and mine.train.lr == 2e-4  # YAML reads 2e-4 as a string
+    assert mine.train.search.steps == 7 and mine.train.lr == 2e-4  # YAML reads 2e-4 as a string
     with pytest.raises(ConfigError, match="no preset"):
         load_preset("no-such-preset")
 
@@ -128,3 +128,36 @@ def test_saved_configs_from_before_the_lean_form_keep_dhps_form():
     assert from_saved(saved).model.hypernet == "dhp"
     assert from_saved(RunConfig().to_dict()).model.hypernet == "lean"
     assert from_dict({"model": {"ngf": 8}}).model.hypernet == "lean"  # a preset: the default
+
+
+def test_a_phase_length_is_steps_or_epochs_and_epochs_become_steps_once_the_data_is_listed():
+    from coronet.gan import setup
+
+    cfg = apply_overrides(RunConfig(), ["train.search=5 epochs", "train.finetune=300",
+                                        "train.decay=1.5 EPOCH"])
+    assert (cfg.train.search, cfg.train.finetune, cfg.train.decay) == ("5 epochs", "300 steps", "1.5 epochs")
+    assert cfg.train.finetune.steps == 300 and from_dict(cfg.to_dict()) == cfg
+    assert type(cfg.to_dict()["train"]["search"]) is str  # checkpoints load weights-only: plain data
+    with pytest.raises(ConfigError, match="no step count"):
+        _ = cfg.train.search.steps
+    resolved = setup.steps_from_epochs(cfg, steps_per_epoch=7)
+    assert (resolved.train.search, resolved.train.finetune, resolved.train.decay) == (
+        "35 steps", "300 steps", "11 steps")  # 1.5 x 7 = 10.5 passes' worth of steps, rounded up
+    for bad in ("1.5", "-1", "5 weeks", "steps", "1e10", "inf epochs"):
+        with pytest.raises(ConfigError, match="train.search takes a length"):
+            apply_overrides(RunConfig(), [f"train.search={bad}"])
+    with pytest.raises(ConfigError, match="train.search_steps is now train.search"):
+        apply_overrides(RunConfig(), ["train.search_steps=100"])
+
+
+def test_saved_configs_with_a_steps_and_an_epochs_field_per_phase_load_with_their_steps():
+    """Before one length per phase, a run saved `search_steps` (resolved from `search_epochs` where
+    that was set) beside `search_epochs`; it resumes with the steps it ran."""
+    saved = RunConfig().to_dict()
+    for phase in ("search", "finetune", "decay"):
+        del saved["train"][phase]
+    saved["train"] |= {"search_steps": 75, "search_epochs": 5.0, "finetune_steps": 225,
+                       "finetune_epochs": 15.0, "decay_steps": 750, "decay_epochs": None}
+    cfg = from_saved(saved)
+    assert (cfg.train.search, cfg.train.finetune, cfg.train.decay) == ("75 steps", "225 steps", "750 steps")
+    assert from_saved(cfg.to_dict()) == cfg

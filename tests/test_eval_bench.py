@@ -26,7 +26,7 @@ def _finished_run(tmp_path: Path, name: str = "run", compress: bool = True, mode
                   **train) -> Path:
     """A finished tiny run, written as `coronet compress` writes it."""
     run_dir = tmp_path / name
-    cfg = tiny(tmp_path, model=model, **{"search_steps": 6, "finetune_steps": 2, "decay_steps": 1,
+    cfg = tiny(tmp_path, model=model, **{"search": 6, "finetune": 2, "decay": 1,
                                           "checkpoint_every": 0, **train})
     run_dir.mkdir()
     (run_dir / "config.json").write_text(cfg.to_json())

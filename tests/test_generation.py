@@ -116,7 +116,7 @@ def _record_gradients(trainer: Trainer) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize(("model", "form"), [("pix2pix", "lean"), ("cyclegan", "lean"), ("pix2pix", "dhp"),
                                            ("cyclegan", "dhp")])
 def test_a_training_step_computes_what_the_plain_execution_computes(tmp_path, model, form, monkeypatch):
-    cfg = tiny(tmp_path, model=model, search_steps=5).updated({"model.hypernet": form})
+    cfg = tiny(tmp_path, model=model, search=5).updated({"model.hypernet": form})
     fast, plain = Trainer(cfg, tmp_path / "fast"), Trainer(cfg, tmp_path / "plain")
     batch = next(plain.batches())
     grads = {"fast": _record_gradients(fast), "plain": _record_gradients(plain)}

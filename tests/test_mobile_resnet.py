@@ -167,7 +167,7 @@ def test_a_quickstart_size_compress_lands_on_the_target_and_exports_exactly(tmp_
     cfg = tiny(tmp_path).updated({
         "data.load_size": 72, "data.crop_size": 64, "data.batch_size": 4, "model.ngf": 16,
         "model.netG": "mobile_resnet_9blocks", "prune.ratio": 0.25, "prune.min_channels": 4,
-        "train.search_steps": 60, "train.finetune_steps": 2, "train.decay_steps": 1,
+        "train.search": 60, "train.finetune": 2, "train.decay": 1,
         "train.checkpoint_every": 0, "train.sample_every": 0})
     summary = Trainer(cfg, tmp_path / "run", compress=True).run()
     run = summary.generators["G_A"]

@@ -143,7 +143,7 @@ def test_a_resumed_log_has_every_step_once(tmp_path):
 
 
 def test_forced_landing_is_shown_in_the_report(tmp_path):
-    run_dir = _finished(tmp_path, search_steps=1)
+    run_dir = _finished(tmp_path, search=1)
     report = json.loads((run_dir / REPORT).read_text())
     assert report["generators"]["G_A"]["forced_landing"] is True
     markdown = (run_dir / "report.md").read_text()
@@ -151,7 +151,7 @@ def test_forced_landing_is_shown_in_the_report(tmp_path):
 
 
 def test_cyclegan_samples_are_labelled_as_what_they_show(tmp_path):
-    run_dir = _finished(tmp_path, model="cyclegan", search_steps=2)
+    run_dir = _finished(tmp_path, model="cyclegan", search=2)
     markdown = (run_dir / "report.md").read_text()
     assert "## Samples (input | translated | translated back by the other generator)" in markdown
 

@@ -26,7 +26,7 @@ def tiny(tmp_path: Path, model: str = "pix2pix", **train) -> RunConfig:
         "data.dataroot": "builtin:edges2shapes" if model == "pix2pix" else "builtin:shapes2stripes",
         "data.load_size": 36, "data.crop_size": 32, "data.batch_size": 2, "data.max_train_items": 12,
         "model.ngf": 4, "model.ndf": 8, "prune.min_channels": 1, "prune.ratio": 0.3,
-        "train.model": model, "train.search_steps": 24, "train.finetune_steps": 8, "train.decay_steps": 4,
+        "train.model": model, "train.search": 24, "train.finetune": 8, "train.decay": 4,
         "train.log_every": 4, "train.sample_every": 8, "train.checkpoint_every": 5,
         **{f"train.{k}": v for k, v in train.items()}})
 
@@ -96,7 +96,7 @@ def test_a_baseline_is_a_run_cut_from_a_trained_one_with_its_discriminator(tmp_p
 
     dense_dir, searched_dir = tmp_path / "dense", tmp_path / "searched"
     dense, _ = _run(tiny(tmp_path), dense_dir, compress=False)
-    _run(tiny(tmp_path, finetune_steps=0), searched_dir)
+    _run(tiny(tmp_path, finetune=0), searched_dir)
     cfg = tiny(tmp_path).updated({"model.init_from": str(dense_dir / "G_A.safetensors"),
                                   "model.widths": str(searched_dir / "searched" / "G_A.json"),
                                   "model.init_D_from": str(dense_dir / CHECKPOINT)})
@@ -168,7 +168,7 @@ def test_translation_quality_visibly_improves_on_the_builtin_data(tmp_path):
     """Compressing while training on edges2shapes: the result beats the untrained generator."""
     from coronet.eval.report import evaluate_test_split
 
-    cfg = tiny(tmp_path, search_steps=80, finetune_steps=80, decay_steps=40).updated(
+    cfg = tiny(tmp_path, search=80, finetune=80, decay=40).updated(
         {"model.ngf": 8, "data.max_train_items": None, "data.batch_size": 4})
     trainer = Trainer(cfg, tmp_path / "run")
     before = evaluate_test_split(trainer.test_set, trainer.generators["G_A"], limit=24)
@@ -212,7 +212,7 @@ def test_a_handover_callback_decides_what_fine_tunes(tmp_path):
 
     seen: list = []
     run_dir = tmp_path / "run"
-    summary = Trainer(tiny(tmp_path, finetune_steps=0), run_dir, callbacks=[Fresh()]).run()
+    summary = Trainer(tiny(tmp_path, finetune=0), run_dir, callbacks=[Fresh()]).run()
     final, searched = summary.generators["G_A"].generator, load_generator(run_dir / "searched" / "G_A.json")
     assert seen == [("G_A", True)] and final.widths == searched.widths
     torch.manual_seed(3)
@@ -228,7 +228,7 @@ def test_hyper_lr_scale_slows_the_hypernetworks_and_nothing_else(tmp_path):
     # latents (and the discriminator) at lr
     moves = {}
     for scale in (1.0, 0.1):
-        cfg = tiny(tmp_path / str(scale), search_steps=1, finetune_steps=0, hyper_lr_scale=scale)
+        cfg = tiny(tmp_path / str(scale), search=1, finetune=0, hyper_lr_scale=scale)
         trainer = Trainer(cfg, tmp_path / f"run{scale}", compress=True)
         hyper = trainer.generators["G_A"]
         before = {n: p.detach().clone() for n, p in hyper.named_parameters()}
@@ -247,7 +247,7 @@ def test_compiled_generators_train_like_eager_ones_through_search_and_finetuning
 
     trainers = {}
     for flag in (False, True):
-        cfg = tiny(tmp_path / str(flag), search_steps=10, finetune_steps=2, decay_steps=1, compile=flag)
+        cfg = tiny(tmp_path / str(flag), search=10, finetune=2, decay=1, compile=flag)
         trainers[flag] = Trainer(cfg, tmp_path / f"run{flag}", compress=True)
     batch = next(trainers[False].batches())
     eager, compiled = (t.generators["G_A"] for t in trainers.values())
@@ -280,7 +280,7 @@ def test_a_failing_torch_compile_is_one_message_with_the_way_round_it(tmp_path, 
 
     original = torch.nn.Module.compile
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: original(self, backend=no_compiler))
-    cfg = tiny(tmp_path, search_steps=4, finetune_steps=2, compile=True)
+    cfg = tiny(tmp_path, search=4, finetune=2, compile=True)
     with pytest.raises(ConfigError, match=r"torch.compile failed at step 1 \(RuntimeError: Compiler: cc is "
                                           r"not found\); run without --set train.compile=true$"):
         Trainer(cfg, tmp_path / "run", compress=True).run()  # nothing saved yet: nothing to resume
@@ -300,7 +300,7 @@ def test_a_failing_torch_compile_is_one_message_with_the_way_round_it(tmp_path, 
 
 def test_resume_may_change_how_a_run_executes_but_not_what_it_computes(tmp_path):
     run_dir = tmp_path / "run"
-    _run(tiny(tmp_path, search_steps=4, finetune_steps=2), run_dir)
+    _run(tiny(tmp_path, search=4, finetune=2), run_dir)
     resumed = Trainer.resume(run_dir, overrides=["train.compile=true", "data.num_workers=1"])
     assert resumed.cfg.train.compile and resumed.cfg.data.num_workers == 1
     with pytest.raises(ConfigError, match="prune.ratio cannot change"):

@@ -23,6 +23,53 @@ import yaml
 from coronet.errors import ConfigError
 
 
+def number(value: float) -> str:
+    """A bound or value as a message shows it: integers whole, other numbers short."""
+    whole = math.isfinite(value) and value == int(value) and abs(value) < 1e15
+    return str(int(value)) if whole else f"{value:g}"
+
+
+class Length(str):
+    """How long a phase runs, as written: "1200 steps" (optimiser steps; a bare number is steps) or
+    "5 epochs" (passes over the training set, turned into steps once the data is listed). One field
+    per phase, so that a preset's epochs and a flag's steps cannot both be set and disagree."""
+
+    def __new__(cls, value: str | int | float) -> Length:
+        text = str(value).strip().lower()
+        words = text.split()
+        unit = {"step": "steps", "steps": "steps", "epoch": "epochs", "epochs": "epochs"}.get(
+            words[1] if len(words) == 2 else "steps")
+        try:
+            count = float(words[0]) if len(words) in (1, 2) and unit else math.nan
+        except ValueError:
+            count = math.nan
+        if not 0 <= count <= 1e9 or (unit == "steps" and count != int(count)):
+            raise ValueError(f"takes a length: a whole number of steps (1200 or '1200 steps') or of "
+                             f"epochs ('5 epochs'); {value!r} is not one")
+        return super().__new__(cls, f"{number(count)} {unit}")
+
+    @property
+    def unit(self) -> str:
+        return self.split()[1]
+
+    @property
+    def count(self) -> float:
+        return float(self.split()[0])
+
+    @property
+    def steps(self) -> int:
+        """The length in optimiser steps (a length in epochs has none until `in_steps`)."""
+        if self.unit != "steps":
+            raise ConfigError(f"a length of {self} has no step count until the training set is listed")
+        return int(self.count)
+
+    def in_steps(self, steps_per_epoch: int) -> Length:
+        return self if self.unit == "steps" else Length(math.ceil(self.count * steps_per_epoch))
+
+
+PHASE_LENGTHS = ("search", "finetune", "decay")  # the TrainConfig fields that are Lengths
+
+
 @dataclass(frozen=True)
 class DataConfig:
     dataroot: str = "builtin:edges2shapes"  # a folder, or builtin:NAME (drawn by the package)
@@ -57,9 +104,9 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class PruneConfig:
-    metric: Literal["macs", "params"] = "macs"
+    metric: Literal["macs", "params", "latency"] = "macs"
     ratio: float | None = 0.25  # target share of the dense generator's cost
-    absolute: float | None = None  # or an absolute MACs / params count
+    absolute: float | None = None  # or an absolute MACs / params count, or milliseconds
     ratio_B: float | None = None  # CycleGAN: target of G_B (default: same as G_A)
     absolute_B: float | None = None  # or G_B's absolute count
     tolerance: float = 0.02
@@ -67,6 +114,10 @@ class PruneConfig:
     reach_fraction: float = 0.75
     shrink: float = 0.0  # the paper's proximal L1 step (0.3 reproduces it; off by default)
     importance_decay: float = 0.9
+    latency_runtime: Literal["onnxruntime", "executorch"] = "onnxruntime"  # what a latency target runs on
+    latency_dtype: Literal["fp32", "int8"] = "fp32"
+    latency_threads: int = 2
+    latency_model: str | None = None  # the measured model a latency target spends (set by compress)
 
 
 @dataclass(frozen=True)
@@ -81,12 +132,9 @@ class TrainConfig:
     beta1: float = 0.5
     hyper_lr_scale: float | None = None  # the hypernetworks' lr as a share of lr; None: from scratch
     # 3.0 in the lean form and 1.0 in DHP's (the same pace), 0.1 from a dense checkpoint (model.init_from)
-    search_steps: int = 1200  # the search budget (it ends earlier once the target is met)
-    finetune_steps: int = 1500
-    decay_steps: int = 750  # last steps of fine-tuning with linearly decaying LR
-    search_epochs: float | None = None  # if set, replaces search_steps (epochs of the train set)
-    finetune_epochs: float | None = None
-    decay_epochs: float | None = None
+    search: Length = Length("1200 steps")  # the search budget (it ends earlier once the target is met)
+    finetune: Length = Length("1500 steps")
+    decay: Length = Length("750 steps")  # the last part of fine-tuning, with linearly decaying LR
     seed: int = 0
     device: str = "cpu"
     deterministic: bool = True
@@ -106,7 +154,9 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data (lengths as plain strings): what a checkpoint's weights-only loader accepts."""
+        return asdict(self, dict_factory=lambda items: {k: str(v) if isinstance(v, Length) else v
+                                                        for k, v in items})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
@@ -135,7 +185,25 @@ def from_saved(data: Mapping[str, Any]) -> RunConfig:
     model = data.get("model") if isinstance(data, Mapping) else None
     if isinstance(model, Mapping) and "hypernet" not in model:
         data = {**data, "model": {**model, "hypernet": "dhp"}}
+    train = data.get("train") if isinstance(data, Mapping) else None
+    if isinstance(train, Mapping) and any(old in train for old in RENAMED):
+        data = {**data, "train": lengths_from_old_fields(train)}
     return from_dict(data)
+
+
+# Runs saved before the phase lengths were one field each held a steps and an epochs field per phase.
+RENAMED = {f"{phase}_{unit}": phase for phase in PHASE_LENGTHS for unit in ("steps", "epochs")}
+
+
+def lengths_from_old_fields(train: Mapping[str, Any]) -> dict[str, Any]:
+    """A saved train section with `search_steps`/`search_epochs` (and so on) as `search`: the steps,
+    which a saved run had already resolved from its epochs."""
+    out = {k: v for k, v in train.items() if k not in RENAMED}
+    for phase in PHASE_LENGTHS:
+        steps, epochs = train.get(f"{phase}_steps"), train.get(f"{phase}_epochs")
+        if steps is not None or epochs is not None:
+            out[phase] = steps if steps is not None else f"{epochs} epochs"
+    return out
 
 
 @dataclass(frozen=True)
@@ -162,16 +230,9 @@ class Range:
                 f"{')' if self.high_open else ']'}")
 
 
-def number(value: float) -> str:
-    """A bound or value as a message shows it: integers whole, other numbers short."""
-    whole = math.isfinite(value) and value == int(value) and abs(value) < 1e15
-    return str(int(value)) if whole else f"{value:g}"
-
-
 MAX_SIDE = 8192  # image sides: far beyond the published 256-1024, short of exhausting a machine's memory
 SIDE = Range(1, MAX_SIDE)
 SHARE = Range(0, 1, low_open=True)
-STEPS = Range(0, 1e9)
 # Every bounded field and the values it takes, checked whenever a config is built or changed.
 BOUNDS: dict[str, Range] = {
     "data.load_size": SIDE, "data.crop_size": SIDE, "data.batch_size": Range(1, 65536),
@@ -181,13 +242,12 @@ BOUNDS: dict[str, Range] = {
     "prune.absolute_B": Range(0, low_open=True),
     "prune.tolerance": Range(0, 0.5), "prune.min_channels": Range(1), "prune.reach_fraction": SHARE,
     "prune.shrink": Range(0, 10), "prune.importance_decay": Range(0, 1, high_open=True),
+    "prune.latency_threads": Range(1, 1024),
     "train.lambda_L1": Range(0, 1e6), "train.lambda_cycle": Range(0, 1e6),
     "train.lambda_identity": Range(0, 1e3), "train.pool_size": Range(0, 1e6),
     "train.lr": Range(0, 1, low_open=True), "train.beta1": Range(0, 1, high_open=True),
     "train.hyper_lr_scale": Range(0, 1e3, low_open=True),
-    "train.search_steps": STEPS, "train.finetune_steps": STEPS, "train.decay_steps": STEPS,
-    "train.search_epochs": Range(0, 1e6), "train.finetune_epochs": Range(0, 1e6),
-    "train.decay_epochs": Range(0, 1e6), "train.seed": Range(0, 2**32 - 1),
+    "train.seed": Range(0, 2**32 - 1),
     "train.log_every": Range(1), "train.sample_every": Range(0), "train.checkpoint_every": Range(0),
 }
 
@@ -207,6 +267,9 @@ def _merge(obj: Any, data: Mapping[str, Any], prefix: str) -> Any:
     names = [f.name for f in fields(obj)]
     changes = {}
     for key, value in data.items():
+        if key not in names and key in RENAMED and prefix == "train.":
+            raise ConfigError(f"train.{key} is now train.{RENAMED[key]}, a length in steps or epochs "
+                              f"(e.g. {RENAMED[key]}: 1200 steps, or {RENAMED[key]}: 5 epochs)")
         if key not in names:
             raise ConfigError(f"unknown config key '{prefix}{key}'; valid: {', '.join(names)}")
         current = getattr(obj, key)
@@ -229,6 +292,11 @@ def convert(value: Any, hint: Any, name: str) -> Any:
             return None
         return convert(value, inner, name)
     text = value.strip() if isinstance(value, str) else value
+    if hint is Length:
+        try:
+            return Length(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name} {exc}") from None
     try:
         if get_origin(hint) is Literal:
             if text in get_args(hint):
@@ -264,7 +332,8 @@ def describe(hint: Any) -> str:
         return " or ".join(options) + " or none"
     if get_origin(hint) is Literal:
         return "one of " + ", ".join(map(str, get_args(hint)))
-    return {bool: "true or false", int: "an integer", float: "a number", str: "a text"}.get(hint, str(hint))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a text",
+            Length: "a length (N steps or N epochs)"}.get(hint, str(hint))
 
 
 def field_names(cfg: Any = None, prefix: str = "") -> list[str]:

@@ -7,11 +7,20 @@ import math
 import sys
 from pathlib import Path
 
-from coronet.config import RunConfig, apply_overrides, from_dict, list_presets, load_preset
+from coronet.config import (
+    PHASE_LENGTHS,
+    Length,
+    RunConfig,
+    TrainConfig,
+    apply_overrides,
+    from_dict,
+    list_presets,
+    load_preset,
+)
 from coronet.errors import ConfigError, CoronetError
 from coronet.gan.distributed import DistContext
-from coronet.models import list_generators
-from coronet.runs import RunDir
+from coronet.models import get_generator, list_generators
+from coronet.runs import RunDir, write_text_atomically
 
 
 def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
@@ -34,14 +43,23 @@ def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
                                  f"(default: {d.prune.ratio})")
         target.add_argument("--target-params", type=float, metavar="R",
                             help="keep this share of the dense parameters (<= 1), or a count (> 1)")
+        target.add_argument("--target-latency", type=float, metavar="MS",
+                            help="milliseconds per image on --latency-runtime (measured on this machine "
+                                 "once per generator and runtime, then cached)")
+        p.add_argument("--latency-runtime", choices=("onnxruntime", "executorch"),
+                       help=f"what a latency target runs on (default: {d.prune.latency_runtime})")
+        p.add_argument("--latency-dtype", choices=("fp32", "int8"),
+                       help=f"the exported model's data type there (default: {d.prune.latency_dtype})")
+        p.add_argument("--latency-threads", type=int,
+                       help=f"its CPU threads (default: {d.prune.latency_threads})")
         p.add_argument("--search-steps", type=int, help="search budget (it ends once the target is met; "
-                                                        f"default: {d.train.search_steps})")
+                                                        f"default: {d.train.search})")
         p.add_argument("--init-from", metavar="DENSE.pth",
                        help="start from a trained dense generator (pytorch-CycleGAN-and-pix2pix layout)")
     p.add_argument("--finetune-steps" if compress else "--steps", dest="finetune_steps", type=int,
                    metavar="STEPS",
                    help=("fine-tuning steps after the search" if compress else "training steps")
-                   + f" (default: {d.train.finetune_steps})")
+                   + f" (default: {d.train.finetune})")
     p.add_argument("--out", help=f"folder that holds the run folders (default: {d.out})")
     p.add_argument("--name", help="run name (default: model-dataset-target)")
     p.add_argument("--device", help=f"cpu, cuda, cuda:1, ... (default: {d.train.device})")
@@ -60,9 +78,11 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
         "train.model": args.model, "data.dataroot": args.dataroot, "data.direction": args.direction,
         "model.netG": args.netG, "model.ngf": args.ngf, "data.load_size": args.load_size,
         "data.crop_size": args.crop_size, "data.batch_size": args.batch_size,
-        "train.finetune_steps": args.finetune_steps, "train.device": args.device,
+        "train.finetune": args.finetune_steps, "train.device": args.device,
         "train.seed": args.seed, "out": args.out, "name": args.name,
-        **({"train.search_steps": args.search_steps, "model.init_from": args.init_from} if compress else {}),
+        **({"train.search": args.search_steps, "model.init_from": args.init_from,
+            "prune.latency_runtime": args.latency_runtime, "prune.latency_dtype": args.latency_dtype,
+            "prune.latency_threads": args.latency_threads} if compress else {}),
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if compress:
@@ -74,12 +94,15 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
             if value is not None:  # a share of the dense cost up to 1, an absolute count above
                 changes |= {"prune.metric": metric, "prune.ratio": value if value <= 1 else None,
                             "prune.absolute": value if value > 1 else None}
-        if args.search_steps is not None:  # steps given: a preset's epochs no longer apply
-            changes["train.search_epochs"] = None
-    if args.finetune_steps is not None:
-        changes |= {"train.finetune_epochs": None, "train.decay_epochs": None}
-        if cfg.train.decay_steps > args.finetune_steps:
-            changes["train.decay_steps"] = args.finetune_steps // 2
+        if args.target_latency is not None:
+            if not (math.isfinite(args.target_latency) and args.target_latency > 0):
+                raise ConfigError(f"--target-latency takes milliseconds > 0 (got {args.target_latency:g})")
+            changes |= {"prune.metric": "latency", "prune.ratio": None, "prune.absolute": args.target_latency}
+    if args.finetune_steps is not None:  # the decay must fit inside the fine-tuning steps given
+        decay = cfg.train.decay if cfg.train.decay.unit == "steps" else TrainConfig().decay
+        if decay.steps > args.finetune_steps:
+            decay = Length(max(args.finetune_steps, 0) // 2)
+        changes["train.decay"] = decay
     return apply_overrides(cfg.updated(changes), args.set)
 
 
@@ -89,9 +112,40 @@ def check_before_start(cfg: RunConfig, compress: bool) -> RunConfig:
     from coronet.gan import networks, setup
 
     cfg = setup.resolve_defaults(cfg)
-    if compress:
-        networks.check_budgets(cfg)
+    if compress and (cfg.prune.metric != "latency" or cfg.prune.latency_model):
+        networks.check_budgets(cfg)  # a latency target is checked once its model is measured
     return cfg
+
+
+def with_latency_model(cfg: RunConfig) -> RunConfig:
+    """For a latency target, `cfg` naming the latency model of its generator on its runtime: the
+    cached one, or one measured now (minutes, with a progress bar). The path given is made absolute."""
+    p = cfg.prune
+    if p.metric != "latency":
+        return cfg
+    if p.latency_model:
+        return cfg.updated({"prune.latency_model": str(Path(p.latency_model).resolve())})
+    from coronet.deploy.latency_model import Runtime, latency_model
+    from coronet.gan import networks
+
+    dense = get_generator(cfg.model.netG, **networks.generator_options(cfg))
+    runtime = Runtime(p.latency_runtime, p.latency_dtype, p.latency_threads)
+    print(f"latency model of {cfg.model.netG} at {cfg.data.crop_size}² on {runtime.describe()}: "
+          "from the cache, or measured now", file=sys.stderr)
+    path = latency_model(dense, (cfg.data.crop_size,) * 2, runtime, p.min_channels)
+    return cfg.updated({"prune.latency_model": str(path)})
+
+
+LATENCY_MODEL = "latency-model.json"  # a run's copy of the latency model its search spends
+
+
+def keep_latency_model(cfg: RunConfig, run_dir: RunDir) -> RunConfig:
+    """The run folder keeps the latency model it searches with, so a resume (or a moved folder)
+    spends the same one whatever the cache holds by then."""
+    if not cfg.prune.latency_model:
+        return cfg
+    write_text_atomically(run_dir.file(LATENCY_MODEL), Path(cfg.prune.latency_model).read_text())
+    return cfg.updated({"prune.latency_model": LATENCY_MODEL})
 
 
 def resolved(cfg: RunConfig, compress: bool = True) -> RunConfig:
@@ -100,8 +154,7 @@ def resolved(cfg: RunConfig, compress: bool = True) -> RunConfig:
     from coronet.gan import setup
 
     cfg = check_before_start(cfg, compress)
-    t = cfg.train
-    if any(e is not None for e in (t.search_epochs, t.finetune_epochs, t.decay_epochs)):
+    if any(getattr(cfg.train, phase).unit == "epochs" for phase in PHASE_LENGTHS):
         try:
             train, _ = setup.make_datasets(cfg)
         except CoronetError as exc:  # e.g. not downloaded yet: the steps stay unknown until it is
@@ -135,7 +188,8 @@ def create_run_dir(cfg: RunConfig, compress: bool, dist: DistContext) -> RunDir:
 # Flags a resumed run cannot honour: it continues with the config it saved. --device, --dataroot
 # (the same data, moved) and the --set keys that change only how it executes are allowed.
 FIXED_ON_RESUME = ("config", "model", "direction", "netG", "ngf", "load_size", "crop_size", "batch_size",
-                   "target_macs", "target_params", "search_steps", "init_from", "finetune_steps", "out",
+                   "target_macs", "target_params", "target_latency", "latency_runtime", "latency_dtype",
+                   "latency_threads", "search_steps", "init_from", "finetune_steps", "out",
                    "name", "seed")
 
 

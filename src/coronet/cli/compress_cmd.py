@@ -7,12 +7,15 @@ import contextlib
 import sys
 
 from coronet.cli._common import (
+    LATENCY_MODEL,
     add_run_flags,
     build_config,
     check_before_start,
     check_resume_flags,
     create_run_dir,
+    keep_latency_model,
     resolved,
+    with_latency_model,
 )
 from coronet.gan.checkpoint import load_checkpoint
 from coronet.gan.distributed import DistContext
@@ -59,12 +62,17 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(resolved(cfg, compress).to_json())
         return 0
+    if compress:
+        cfg = with_latency_model(cfg)
     check_before_start(cfg, compress)
     dist = DistContext.from_environment(cfg.train.device)
     run_dir = create_run_dir(cfg, compress, dist)
     trainer = None
     with _writing(run_dir, dist, "compress"):
         try:
+            cfg = keep_latency_model(cfg, run_dir) if dist.is_main else cfg.updated(
+                {"prune.latency_model": LATENCY_MODEL if cfg.prune.latency_model else None})
+            dist.barrier()
             trainer = Trainer(cfg, run_dir.path, compress=compress, dist=dist)
             if dist.is_main:
                 write_text_atomically(run_dir.file(CONFIG), trainer.cfg.to_json() + "\n")
@@ -77,6 +85,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def measured_latency(trainer: Trainer) -> dict:
+    """Each compact generator's latency as the search predicted it and as its export measures on the
+    runtime the target names, side by side (the report's `latency_target` section)."""
+    from coronet.deploy.latency_model import Runtime, time_generators
+    from coronet.pruning import LATENCY_UNITS_PER_MS
+
+    p, size = trainer.cfg.prune, (trainer.cfg.data.crop_size,) * 2
+    runtime = Runtime(p.latency_runtime, p.latency_dtype, p.latency_threads)
+    compact = {name: trainer.generators[name] for name in trainer.names}
+    measured = time_generators(compact, size, runtime, runs=30, desc="measuring the exported latency")
+    per_ms = LATENCY_UNITS_PER_MS
+    rows = {name: {"predicted_ms": trainer.controllers[name].cost_model.cost("latency", g.widths) / per_ms,
+                   "measured_ms": measured[name]} for name, g in compact.items()}
+    target = trainer.controllers[trainer.names[0]].budget.limit / per_ms
+    return {"runtime": runtime.describe(), "target_ms": target, "generators": rows}
+
+
 def _writing(run_dir: RunDir, dist: DistContext, command: str):
     """The run folder's lock, held by the process that writes the outputs (rank 0)."""
     return run_dir.writing(command) if dist.is_main else contextlib.nullcontext()
@@ -86,6 +111,12 @@ def _train_and_report(trainer: Trainer, run_dir: RunDir, compress: bool) -> None
     summary = trainer.run()
     if trainer.dist.is_main:
         report = write_run_outputs(summary, run_dir.path, trainer.test_set)
+        if compress and trainer.cfg.prune.metric == "latency":
+            section = measured_latency(trainer)
+            report = run_dir.update_report({"latency_target": section})
+            for name, row in section["generators"].items():
+                print(f"{name}: predicted {row['predicted_ms']:.3g} ms, measured {row['measured_ms']:.3g} ms "
+                      f"on {section['runtime']} (target {section['target_ms']:.3g} ms)")
         for name, g in report["generators"].items():
             line = f"{name}: {g['compressed']['macs']:,} MACs, {g['compressed']['params']:,} params"
             if compress:

@@ -9,6 +9,7 @@ against are such runs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from coronet.models import (
     read_generator_meta,
 )
 from coronet.pruning import (
+    LATENCY_UNITS_PER_MS,
     Budget,
     BudgetController,
     BudgetTarget,
@@ -46,9 +48,10 @@ class Networks:
     controllers: dict[str, BudgetController] = field(default_factory=dict)  # compress runs only
 
 
-def build_networks(cfg: RunConfig, compress: bool) -> Networks:
+def build_networks(cfg: RunConfig, compress: bool, run_dir: Path | None = None) -> Networks:
     """The generators of a run with their cost models (and, to compress, their controllers; an
-    impossible target is refused here, before any step)."""
+    impossible target is refused here, before any step). A relative `prune.latency_model` is a
+    file of the run folder `run_dir`."""
     size = (cfg.data.crop_size, cfg.data.crop_size)
     nets = Networks({}, {})
     for name in generator_names(cfg):
@@ -60,11 +63,14 @@ def build_networks(cfg: RunConfig, compress: bool) -> Networks:
             raise ConfigError("model.widths trains a generator at given widths (`coronet train`); "
                               "`coronet compress` searches them")
         from_dense = bool(_source(cfg.model.init_from, cfg.model.init_from_B, name))
-        hyper = hypernetize(dense_generator(cfg, name), cfg.model.hypernet, cfg.model.embedding_dim,
+        dense = dense_generator(cfg, name)
+        spec, widths = dense.spec.to_dict(), dense.widths
+        hyper = hypernetize(dense, cfg.model.hypernet, cfg.model.embedding_dim,
                             init="dense" if from_dense else "scratch")
         cost = hyper.cost_model(size)
+        add_latency(cfg, cost, spec, widths, run_dir)
         budget = budget_for(cfg, name, cost)
-        nets.controllers[name] = BudgetController(hyper.latents, cost, budget, cfg.train.search_steps,
+        nets.controllers[name] = BudgetController(hyper.latents, cost, budget, cfg.train.search.steps,
                                                   cfg.train.lr, controller_config(cfg))
         nets.generators[name], nets.cost_models[name] = hyper, cost
     return nets
@@ -99,18 +105,18 @@ def dense_generator(cfg: RunConfig, which: str) -> Generator:
 def plain_generator(cfg: RunConfig, which: str) -> Generator:
     """The dense generator, or one at the widths of the generator file `model.widths` names:
     from scratch, or `model.init_from` keeping its channels of largest filter L1 norm."""
+    dense = dense_generator(cfg, which)
     source = _source(cfg.model.widths, cfg.model.widths_B, which)
     if not source:
-        return dense_generator(cfg, which)
+        return dense
     widths = read_generator_meta(source).get("widths")
-    dense_widths = get_generator(cfg.model.netG, **generator_options(cfg)).widths
-    if not isinstance(widths, dict) or set(widths) != set(dense_widths) or any(
-            not isinstance(w, int) or not 1 <= w <= dense_widths[k] for k, w in widths.items()):
+    if not isinstance(widths, dict) or set(widths) != set(dense.widths) or any(
+            not isinstance(w, int) or not 1 <= w <= dense.widths[k] for k, w in widths.items()):
         raise ConfigError(f"{source} gives widths for another generator than --netG {cfg.model.netG} "
                           f"--ngf {cfg.model.ngf} (model.widths takes a generator file of the same layout)")
     if _source(cfg.model.init_from, cfg.model.init_from_B, which):
-        return magnitude_prune(dense_generator(cfg, which), widths)
-    return get_generator(cfg.model.netG, widths=widths, **generator_options(cfg))
+        return magnitude_prune(dense, widths)
+    return dense.spec.build(widths)
 
 
 def discriminators(cfg: RunConfig) -> dict[str, nn.Module]:
@@ -153,6 +159,8 @@ def budget_for(cfg: RunConfig, which: str, cost_model: CostModel) -> Budget:
         ratio, absolute = (p.ratio_B, None) if p.absolute_B is None else (None, p.absolute_B)
     else:
         ratio, absolute = (p.ratio, None) if p.absolute is None else (None, p.absolute)
+    if p.metric == "latency" and absolute is not None:
+        absolute *= LATENCY_UNITS_PER_MS  # the target is in milliseconds
     target = BudgetTarget(p.metric, ratio=ratio, absolute=absolute)
     return resolve_budget(target, cost_model, p.min_channels, p.tolerance)
 
@@ -162,7 +170,35 @@ def check_budgets(cfg: RunConfig) -> None:
     would refuse at its start; `--dry-run` checks it too)."""
     size = (cfg.data.crop_size, cfg.data.crop_size)
     for name in generator_names(cfg):
-        budget_for(cfg, name, CostModel(get_generator(cfg.model.netG, **generator_options(cfg)), size))
+        dense = get_generator(cfg.model.netG, **generator_options(cfg))
+        cost = CostModel(dense, size)
+        add_latency(cfg, cost, dense.spec.to_dict(), dense.widths)
+        budget_for(cfg, name, cost)
+
+
+def add_latency(cfg: RunConfig, cost: CostModel, spec: dict, widths: dict[str, int],
+                run_dir: Path | None = None) -> None:
+    """For a latency target, give `cost` the latency form of the measured model `prune.latency_model`
+    (`coronet.deploy.latency_model`), refused if it was measured for another generator or size."""
+    p = cfg.prune
+    if p.metric != "latency":
+        return
+    if not p.latency_model:
+        raise ConfigError("prune.metric=latency needs prune.latency_model, a latency model measured for "
+                          "this generator; `coronet compress --target-latency MS` measures it")
+    path = Path(p.latency_model)
+    path = run_dir / path if run_dir is not None and not path.is_absolute() else path
+    try:
+        model = json.loads(path.read_text())
+        key, weights = model["key"], model["weights"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"prune.latency_model {path} is not a readable latency model "
+                          f"({type(exc).__name__}); remove the setting to measure one") from None
+    plain = json.loads(json.dumps({"generator": spec, "widths": widths, "input_size": list(cost.input_size)}))
+    if any(key.get(k) != v for k, v in plain.items()):
+        raise ConfigError(f"prune.latency_model {path} was measured for another generator or input size "
+                          f"({key.get('generator')}, {key.get('input_size')}); measure one for this run")
+    cost.add_form("latency", {part: LATENCY_UNITS_PER_MS / 1000 * w for part, w in weights.items()})  # w: µs
 
 
 def controller_config(cfg: RunConfig) -> ControllerConfig:

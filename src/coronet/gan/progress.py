@@ -7,7 +7,7 @@ optimisers and random state are saved beside it (`Trainer.state_dict`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -29,10 +29,8 @@ class Progress:
     steps_done: dict[str, int] = field(default_factory=lambda: {"search": 0, "finetune": 0, "train": 0})
     history: list[dict[str, Any]] = field(default_factory=list)  # cost ratios per search step
 
-    FIELDS = ("phase", "step", "phase_step", "epoch", "batch_in_epoch", "timing", "steps_done", "history")
-
     def state_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.FIELDS}
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.phase, self.step, self.phase_step = state["phase"], state["step"], state["phase_step"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from coronet.config import RunConfig
+from coronet.config import PHASE_LENGTHS, RunConfig
 from coronet.data import TransformConfig, make_dataset
 from coronet.errors import ConfigError, DataError
 from coronet.models import check_size, list_generators
@@ -33,9 +33,6 @@ def resolve_defaults(cfg: RunConfig) -> RunConfig:
     check_device(t.device)
     if t.hyper_lr_scale is not None and not t.hyper_lr_scale > 0:
         raise ConfigError(f"train.hyper_lr_scale must be > 0 (got {t.hyper_lr_scale})")
-    for name in ("search_steps", "finetune_steps", "decay_steps"):
-        if getattr(t, name) < 0:
-            raise ConfigError(f"train.{name} must be >= 0")
     return cfg.updated({
         "train.gan_mode": t.gan_mode or ("vanilla" if pix2pix else "lsgan"),
         "model.use_dropout": m.use_dropout if m.use_dropout is not None else (
@@ -109,9 +106,6 @@ def steps_per_epoch(items: int, batch_size: int, world: int = 1) -> int:
 
 
 def steps_from_epochs(cfg: RunConfig, steps_per_epoch: int) -> RunConfig:
-    """`cfg` with its epoch counts (where given) turned into steps; the epochs stay as the record of
-    what was asked."""
-    t = cfg.train
-    return cfg.updated({f"train.{unit}_steps": int(math.ceil(getattr(t, f"{unit}_epochs") * steps_per_epoch))
-                        for unit in ("search", "finetune", "decay")
-                        if getattr(t, f"{unit}_epochs") is not None})
+    """`cfg` with its phase lengths in steps (a length in epochs: that many passes, rounded up)."""
+    return cfg.updated({f"train.{phase}": getattr(cfg.train, phase).in_steps(steps_per_epoch)
+                        for phase in PHASE_LENGTHS})

@@ -55,7 +55,7 @@ class Trainer:
         self.train_set, self.test_set = setup.make_datasets(cfg)
         per_epoch = setup.steps_per_epoch(len(self.train_set), cfg.data.batch_size, self.dist.world)
         self.cfg = cfg = setup.steps_from_epochs(cfg, per_epoch)
-        nets = networks.build_networks(cfg, compress)
+        nets = networks.build_networks(cfg, compress, self.run_dir)
         self.generators, self.cost_models = nets.generators, nets.cost_models
         self.controllers = nets.controllers
         self.names = tuple(self.generators)
@@ -111,7 +111,7 @@ class Trainer:
 
     def _phase_length(self, phase: str) -> int:
         t = self.cfg.train
-        return {"search": t.search_steps, "finetune": t.finetune_steps, "train": t.finetune_steps,
+        return {"search": t.search.steps, "finetune": t.finetune.steps, "train": t.finetune.steps,
                 "done": 0}[phase]
 
     def _phase_over(self) -> bool:
@@ -161,7 +161,7 @@ class Trainer:
         batch = {k: v.to(self.device) for k, v in batch.items() if torch.is_tensor(v)}
         t = self.cfg.train
         lr = learning_rate(t.lr, self.phase, self.progress.phase_step, self._phase_length(self.phase),
-                           t.decay_steps)
+                           t.decay.steps)
         for opt in (self.opt_G, self.opt_D):
             for group in opt.param_groups:
                 group["lr"] = lr * group.get("lr_scale", 1.0)

@@ -7,7 +7,7 @@ Reading order: `hyperconv` (how weights are generated), `latents` (z and alive m
 """
 
 from coronet.pruning.baselines import filter_l1_norms, magnitude_prune, uniform_widths
-from coronet.pruning.budget import Budget, BudgetTarget, resolve_budget
+from coronet.pruning.budget import LATENCY_UNITS_PER_MS, Budget, BudgetTarget, resolve_budget
 from coronet.pruning.controller import PAPER_SHRINK, BudgetController, ControllerConfig, ControllerStatus
 from coronet.pruning.cost import CostModel
 from coronet.pruning.hyperconv import FROM_SCRATCH_LR_SCALE, HyperConv
@@ -17,6 +17,7 @@ from coronet.pruning.proximal import soft_threshold_
 
 __all__ = [
     "FROM_SCRATCH_LR_SCALE",
+    "LATENCY_UNITS_PER_MS",
     "PAPER_SHRINK",
     "filter_l1_norms",
     "magnitude_prune",

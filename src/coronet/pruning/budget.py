@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from coronet.errors import BudgetError
 from coronet.pruning.cost import CostModel
 
-METRICS = ("macs", "params")
+METRICS = ("macs", "params", "latency")
+LATENCY_UNITS_PER_MS = 10**9  # the latency form counts picoseconds: integers, exact like MACs
+
+
+def amount(metric: str, value: float) -> str:
+    """A cost as a message shows it: counts with separators, latency in milliseconds."""
+    if metric == "latency":
+        return f"{value / LATENCY_UNITS_PER_MS:.3g} ms"
+    shown = f"{value:,.0f}" if value >= 1000 or value == int(value) else f"{value:g}"
+    return f"{shown} {'MACs' if metric == 'macs' else 'parameters'}"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,9 @@ class Budget:
 def resolve_budget(target: BudgetTarget, cost_model: CostModel, min_channels: int,
                    tolerance: float = 0.02) -> Budget:
     """Turn a target into absolute bounds, rejecting one no network of this layout can meet."""
+    if target.metric not in cost_model.metrics:
+        raise BudgetError(f"the cost model has no {target.metric} form; a latency target needs a latency "
+                          "model (CostModel.add_form)")
     dense_widths = cost_model.dense_widths
     dense = cost_model.cost(target.metric, dense_widths)
     floor_widths = {g.name: (min(min_channels, g.size) if g.prunable else g.size)
@@ -57,17 +69,22 @@ def resolve_budget(target: BudgetTarget, cost_model: CostModel, min_channels: in
     floor = cost_model.cost(target.metric, floor_widths)
     wanted = target.ratio * dense if target.ratio is not None else float(target.absolute)
     limit = math.floor(wanted)
-    unit = "MACs" if target.metric == "macs" else "parameters"
-    shown = f"{wanted:,.0f}" if wanted >= 1000 or wanted == int(wanted) else f"{wanted:g}"
+    m = target.metric
+    if m == "latency" and not floor <= limit <= dense:
+        raise BudgetError(f"a latency of {amount(m, wanted)} is outside what this generator reaches: "
+                          f"{amount(m, floor)} (every prunable group at {min_channels} channels) to "
+                          f"{amount(m, dense)} (dense), as its latency model predicts; give a target in "
+                          "that range")
     if limit > dense:
-        raise BudgetError(f"target of {shown} {unit} is above the dense model's {dense:,}; "
-                          f"give at most {dense:,} or a ratio <= 1")
+        raise BudgetError(f"target of {amount(m, wanted)} is above the dense model's {amount(m, dense)}; "
+                          f"give at most {amount(m, dense)} or a ratio <= 1")
     if limit < floor:
         absolute = (" (a value above 1 is an absolute count; a share of the dense model is a ratio "
-                    "in (0, 1])" if target.absolute is not None and target.absolute < floor / 1000 else "")
+                    "in (0, 1])" if m != "latency" and target.absolute is not None
+                    and target.absolute < floor / 1000 else "")
         raise BudgetError(
-            f"target of {shown} {unit}{absolute} (ratio {wanted / dense:.4g}) is below the smallest network "
-            f"this generator can become: {floor:,} {unit} (ratio {floor / dense:.4f}) with every "
+            f"target of {amount(m, wanted)}{absolute} (ratio {wanted / dense:.4g}) is below the smallest "
+            f"network this generator can become: {amount(m, floor)} (ratio {floor / dense:.4f}) with every "
             f"prunable group at {min_channels} channels and the RGB layers intact. Raise the "
             f"target or lower the minimum channel count (prune.min_channels).")
     return Budget(target.metric, dense, limit, math.ceil((1.0 - tolerance) * wanted), floor)

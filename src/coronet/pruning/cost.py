@@ -24,6 +24,9 @@ from torch import nn
 from coronet.models.base import Generator
 from coronet.models.layout import RGB_IN
 
+Form = tuple[np.ndarray, np.ndarray, float]  # cost(w) = w^T quad w + lin^T w + const
+LATENCY_PARTS = ("conv_macs", "transposed_macs", "depthwise_macs", "activations", "one")
+
 
 @dataclass(frozen=True)
 class _ConvTerm:
@@ -33,6 +36,8 @@ class _ConvTerm:
     params_coef: int  # k^2
     bias: bool
     depthwise: bool
+    transposed: bool
+    pixels: int  # H_out * W_out: elements one output channel writes
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class _ChannelTerm:
     groups: tuple[str, ...]
     macs_coef: int  # H * W when torchprofile counts the op, else 0
     params_coef: int  # parameters per channel (2 for an affine norm)
+    pixels: int  # H * W: elements one channel reads and writes
 
 
 def _counted_per_channel(module: nn.Module) -> bool:
@@ -66,7 +72,8 @@ class CostModel:
             k2 = conv.kernel_size[0] * conv.kernel_size[1]
             h, w = sizes[spec.module]
             self._convs.append(_ConvTerm(spec.out_group, spec.in_groups, h * w * k2, k2,
-                                         conv.bias is not None, spec.depthwise))
+                                         conv.bias is not None, spec.depthwise,
+                                         isinstance(conv, nn.ConvTranspose2d), h * w))
             declared.add(spec.module)
         self._ops = []
         for op in self.layout.channel_ops:
@@ -75,7 +82,7 @@ class CostModel:
             n_params_per_channel = sum(p.numel() for p in module.parameters(recurse=False))
             channels = sum(generator.widths[g] for g in op.groups)
             self._ops.append(_ChannelTerm(op.groups, h * w if _counted_per_channel(module) else 0,
-                                          n_params_per_channel // max(channels, 1)))
+                                          n_params_per_channel // max(channels, 1), h * w))
             declared.add(op.module)
         # parameters of undeclared modules cannot depend on the widths
         self._fixed_params = sum(p.numel() for name, m in modules.items() if name not in declared
@@ -105,6 +112,42 @@ class CostModel:
                 lin[self.index[g]] += op.macs_coef if metric == "macs" else op.params_coef
         return quad, lin, const
 
+    def part_forms(self) -> dict[str, Form]:
+        """The parts a runtime's time is made of, each a quadratic form of the widths: the MACs of
+        full, transposed and depthwise convolutions (their kernels differ in speed per MAC), the
+        elements every layer writes (memory traffic of norms, activations and copies), and one (a
+        fixed cost per run). A latency model is a weighted sum of them (`add_form`)."""
+        n = len(self.group_names)
+        parts = {name: (np.zeros((n, n)), np.zeros(n), 0.0) for name in LATENCY_PARTS[:-1]}
+        parts["one"] = (np.zeros((n, n)), np.zeros(n), 1.0)
+        for t in self._convs:
+            o = self.index[t.out_group]
+            if t.depthwise:
+                parts["depthwise_macs"][1][o] += t.macs_coef
+            for g in t.in_groups:
+                parts["transposed_macs" if t.transposed else "conv_macs"][0][o, self.index[g]] += t.macs_coef
+            parts["activations"][1][o] += t.pixels
+        for op in self._ops:
+            for g in op.groups:
+                parts["activations"][1][self.index[g]] += op.pixels
+        return parts
+
+    def add_form(self, metric: str, weights: Mapping[str, float]) -> None:
+        """Make `metric` the sum of the parts (`part_forms`) weighted by `weights`: a fitted latency
+        model becomes a cost like MACs, which the search and the budget read the same way. Its
+        coefficients are rounded to integers, so that costs and savings stay exact integer
+        arithmetic (give the weights in a unit fine enough: the latency form counts picoseconds)."""
+        parts = self.part_forms()
+        unknown = set(weights) - set(parts)
+        if unknown:
+            raise ValueError(f"unknown cost parts {sorted(unknown)}; parts: {', '.join(parts)}")
+        n = len(self.group_names)
+        quad, lin, const = np.zeros((n, n)), np.zeros(n), 0.0
+        for name, weight in weights.items():
+            q, b, c = parts[name]
+            quad, lin, const = quad + weight * q, lin + weight * b, const + weight * c
+        self._forms[metric] = (np.rint(quad).astype(np.int64), np.rint(lin).astype(np.int64), round(const))
+
     def vector(self, widths: Mapping[str, int]) -> np.ndarray:
         return np.array([widths[name] for name in self.group_names], dtype=np.int64)
 
@@ -122,6 +165,10 @@ class CostModel:
 
     def params(self, widths: Mapping[str, int]) -> int:
         return self.cost_vector("params", self.vector(widths))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self._forms)
 
     def cost(self, metric: str, widths: Mapping[str, int]) -> int:
         if metric not in self._forms:

@@ -27,8 +27,10 @@ def _training(report: dict[str, Any]) -> list[str]:
     if compressed and report.get("target"):
         tgt = report["target"]
         what = (f"ratio {tgt['ratio']:g}" if tgt.get("ratio") is not None
+                else f"{tgt['absolute']:g} ms" if tgt["metric"] == "latency"
                 else f"{tgt['absolute']:,.0f} absolute")
         lines += [f"Target: {tgt['metric']} {what}.", ""]
+        lines += _latency_target(report.get("latency_target"))
     lines += ["| generator | dense MACs | MACs | dense params | params | achieved ratio | export diff "
               "| landing |", "|---|---|---|---|---|---|---|---|"]
     for name, g in report.get("generators", {}).items():
@@ -69,6 +71,16 @@ def _training(report: dict[str, Any]) -> list[str]:
               "Exported: " + ", ".join(f for files in report.get("exported", {}).values() for f in files),
               ""]
     return lines
+
+
+def _latency_target(section: dict[str, Any] | None) -> list[str]:
+    if not section:
+        return []
+    lines = [f"Latency on {section['runtime']}, batch 1 (target {section['target_ms']:.3g} ms):", "",
+             "| generator | predicted by the latency model ms | measured after export ms |", "|---|---|---|"]
+    lines += [f"| {name} | {row['predicted_ms']:.3g} | {row['measured_ms']:.3g} |"
+              for name, row in section["generators"].items()]
+    return lines + [""]
 
 
 def _evaluation(evaluation: dict[str, Any] | None) -> list[str]:
