@@ -1,6 +1,6 @@
 """How well does a latency model predict the exported generator's time? The model `coronet compress
---target-latency` spends is fitted (`coronet.deploy.latency_model.calibrate`: the dense widths, the
-smallest ones and --samples random settings), then checked on --check other random settings, all
+--target-latency` spends is fitted (`coronet.deploy.latency_model.calibrate`: the dense widths and
+--samples random settings), then checked on --check other random settings, all
 timed in one process on the runtime, data type and threads given.
 
     python benchmarks/latency_model.py                       # mobile ResNet and ResNet-9, ngf 64, 256²
@@ -57,16 +57,15 @@ def render(name: str = "latency_model.json") -> list[str]:
     for r in d["networks"]:
         e, rep, fit = r["check"]["error"], r["check"]["repeat_error"], r["model"]["fit_error"]
         m = r["model"]
-        rows.append([f"{r['netG']} ngf {r['ngf']}", f"{m['dense_ms']:.1f}", f"{m['floor_ms']:.1f}",
+        rows.append([f"{r['netG']} ngf {r['ngf']}", f"{m['dense_ms']:.1f}",
                      f"{fit['median']:.1%} / {fit['worst']:.1%}", f"{e['median']:.1%} / {e['worst']:.1%}",
                      f"{rep['median']:.1%} / {rep['worst']:.1%}", f"{r['seconds'] / 60:.1f} min"])
     s, env = d["setup"], d["environment"]
-    return table(["generator", "dense ms", "smallest ms", "fit error, median / worst",
+    return table(["generator", "dense ms", "fit error, median / worst",
                   f"error on {s['checks']} other settings", "same settings timed again",
                   "time to time them all"],
                  rows) + [
-        "", f"{s['runtime']}, batch 1, {s['size']}², {env['device']}; fitted on the dense and smallest "
-        "widths "
+        "", f"{s['runtime']}, batch 1, {s['size']}², {env['device']}; fitted on the dense widths "
         f"and {s['samples']} random settings, median of {s['runs']} interleaved runs each; errors are "
         f"|predicted / measured − 1|. Source: {source(name)}."]
 

@@ -20,12 +20,13 @@ import ablation
 import baselines
 import gpu
 import latency
+import latency_model
 import planted
 import train_step
 from common import RESULTS, Tables, write_text
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "results.md"
-TABLES: Tables = {**latency.TABLES, **gpu.TABLES, **ablation.TABLES, **train_step.TABLES,
+TABLES: Tables = {**latency.TABLES, **latency_model.TABLES, **gpu.TABLES, **ablation.TABLES, **train_step.TABLES,
                   **baselines.TABLES, **planted.TABLES}
 BLOCK = re.compile(r"(<!-- table: ([\w-]+) -->\n)(.*?)(<!-- end -->)", re.S)
 

@@ -286,3 +286,36 @@ def test_the_host_copy_of_the_masks_follows_every_change():
     latents.load_state_dict(saved)  # replaces the masks: the copy is read again
     assert latents.widths()["block3"] == dense["block3"] - 2
     assert torch.equal(latents.alive_on_host("block3"), latents.alive("block3").cpu())
+
+
+def test_one_search_lands_on_several_budgets_in_turn_largest_first():
+    size, steps, lr = 32, 300, 2e-4
+    hyper = _hyper("dense", 8)
+    cost = hyper.cost_model((size, size))
+    budgets = [resolve_budget(BudgetTarget("macs", ratio=r), cost, 2) for r in (0.5, 0.3, 0.15)]
+    ctl = BudgetController(hyper.latents, cost, budgets, search_steps=steps, lr=lr,
+                           config=ControllerConfig(min_channels=2))
+    g = torch.Generator().manual_seed(0)
+    opt = torch.optim.Adam(hyper.parameters(), lr=lr, betas=(0.5, 0.999))
+    x, y = torch.randn(2, 3, size, size, generator=g), torch.tanh(torch.randn(2, 3, size, size, generator=g))
+    landings = []
+    for _ in range(steps):
+        opt.zero_grad()
+        (hyper(x) - y).abs().mean().backward()
+        opt.step()
+        status = ctl.step(lr)
+        if status.landed:
+            landings.append((ctl.stage, status.cost, status.step, status.forced))
+            if not ctl.has_next:
+                break
+            ctl.next_budget()
+    assert [stage for stage, *_ in landings] == [0, 1, 2]
+    for (stage, landed_cost, _, forced), budget in zip(landings, budgets, strict=True):
+        assert budget.lower <= landed_cost <= budget.limit and not forced, stage
+    assert landings[0][2] < landings[1][2] < landings[2][2]  # on one path, the largest first
+    with pytest.raises(ValueError, match="largest first"):
+        BudgetController(hyper.latents, cost, budgets[::-1], search_steps=steps, lr=lr)
+    saved = ctl.state_dict()
+    again = BudgetController(_hyper("dense", 8).latents, cost, budgets, search_steps=steps, lr=lr)
+    again.load_state_dict(saved)
+    assert again.stage == 2 and again.budget == budgets[2]

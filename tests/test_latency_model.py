@@ -51,6 +51,7 @@ def test_the_parts_count_what_a_forward_pass_of_the_compact_model_computes(name,
                 else:
                     kind = "transposed_macs" if isinstance(module, nn.ConvTranspose2d) else "conv_macs"
                     counted[kind] += output.numel() * module.in_channels * k2
+                    counted["patches"] += output.numel() // output.shape[1] * k2 * module.in_channels
             counted["activations"] += output.numel()
 
         handles = [m.register_forward_hook(lambda m, i, o, n=n: hook(m, i, o, n))
@@ -65,7 +66,7 @@ def test_the_parts_count_what_a_forward_pass_of_the_compact_model_computes(name,
 def test_a_weighted_form_costs_and_saves_like_its_parts():
     dense = get_generator("mobile_resnet_9blocks", ngf=4)
     cost = CostModel(dense, (32, 32))
-    weights = dict(zip(LATENCY_PARTS, (2e-6, 3e-6, 5e-6, 1e-4, 40.0), strict=True))  # µs per unit
+    weights = dict(zip(LATENCY_PARTS, (2e-6, 3e-6, 5e-6, 1e-5, 1e-4, 40.0), strict=True))  # µs per unit
     cost.add_form("latency", {k: v * PS_PER_US for k, v in weights.items()})
     widths = _random_widths(dense, 1)
     assert cost.cost("latency", widths) == pytest.approx(PS_PER_US * lm.predict_us(weights, cost, widths),
@@ -84,7 +85,7 @@ def test_the_fit_recovers_the_weights_that_made_the_times():
     dense = get_generator("resnet_9blocks", ngf=4)
     cost = CostModel(dense, (32, 32))
     rng = np.random.default_rng(0)
-    true = dict(zip(LATENCY_PARTS, (1e-5, 4e-5, 0.0, 2e-3, 150.0), strict=True))
+    true = dict(zip(LATENCY_PARTS, (1e-5, 4e-5, 0.0, 3e-5, 2e-3, 150.0), strict=True))
     settings = [lm.random_widths(cost, rng, 1) for _ in range(20)]
     parts = [lm.part_values(cost, w) for w in settings]
     fitted = lm.fit(parts, [sum(true[k] * p[k] for k in true) for p in parts])
@@ -97,7 +98,7 @@ def test_a_latency_outside_the_reachable_range_is_refused_with_the_range():
     dense = get_generator("resnet_9blocks", ngf=4)
     cost = CostModel(dense, (32, 32))
     cost.add_form("latency", {k: v * PS_PER_US for k, v in zip(
-        LATENCY_PARTS, (1e-5, 1e-5, 1e-5, 1e-3, 100.0), strict=True)})
+        LATENCY_PARTS, (1e-5, 1e-5, 1e-5, 1e-5, 1e-3, 100.0), strict=True)})
     floor = resolve_budget(BudgetTarget("latency", ratio=1.0), cost, 1).floor
     dense_cost = cost.cost("latency", cost.dense_widths)
     for ps in (floor / 2, dense_cost * 2):
@@ -114,7 +115,7 @@ def test_the_cache_is_reused_only_for_the_same_key(tmp_path, monkeypatch):
 
     def fake_calibrate(dense, size, runtime, min_channels, **kwargs):
         calls.append(runtime)
-        return {"weights": dict.fromkeys(LATENCY_PARTS, 1.0), "dense_ms": 1.0, "floor_ms": 0.5,
+        return {"weights": dict.fromkeys(LATENCY_PARTS, 1.0), "dense_ms": 1.0,
                 "fit_error": {}, "samples": 0}
 
     monkeypatch.setattr(lm, "calibrate", fake_calibrate)

@@ -109,6 +109,7 @@ class PruneConfig:
     absolute: float | None = None  # or an absolute MACs / params count, or milliseconds
     ratio_B: float | None = None  # CycleGAN: target of G_B (default: same as G_A)
     absolute_B: float | None = None  # or G_B's absolute count
+    also: tuple[float, ...] = ()  # larger targets of the same kind, each forked from this run's search
     tolerance: float = 0.02
     min_channels: int = 4
     reach_fraction: float = 0.75
@@ -297,6 +298,11 @@ def convert(value: Any, hint: Any, name: str) -> Any:
             return Length(value)
         except ValueError as exc:
             raise ConfigError(f"{name} {exc}") from None
+    if get_origin(hint) is tuple:  # tuple[X, ...]: a list, or a text of items split by spaces or commas
+        items = value.replace(",", " ").split() if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise ConfigError(f"{name} takes a list of {describe(get_args(hint)[0])}s; {value!r} is not one")
+        return tuple(convert(item, get_args(hint)[0], name) for item in items)
     try:
         if get_origin(hint) is Literal:
             if text in get_args(hint):

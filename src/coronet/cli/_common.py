@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import time
 from pathlib import Path
 
 from coronet.config import (
@@ -38,12 +40,12 @@ def add_run_flags(p: argparse.ArgumentParser, compress: bool) -> None:
     p.add_argument("--batch-size", type=int, help=f"default: {d.data.batch_size}")
     if compress:
         target = p.add_mutually_exclusive_group()
-        target.add_argument("--target-macs", type=float, metavar="R",
+        target.add_argument("--target-macs", type=float, nargs="+", metavar="R",
                             help="keep this share of the dense MACs (<= 1), or an absolute count (> 1) "
-                                 f"(default: {d.prune.ratio})")
-        target.add_argument("--target-params", type=float, metavar="R",
+                                 f"(default: {d.prune.ratio}); several: one search, a model for each")
+        target.add_argument("--target-params", type=float, nargs="+", metavar="R",
                             help="keep this share of the dense parameters (<= 1), or a count (> 1)")
-        target.add_argument("--target-latency", type=float, metavar="MS",
+        target.add_argument("--target-latency", type=float, nargs="+", metavar="MS",
                             help="milliseconds per image on --latency-runtime (measured on this machine "
                                  "once per generator and runtime, then cached)")
         p.add_argument("--latency-runtime", choices=("onnxruntime", "executorch"),
@@ -86,24 +88,37 @@ def build_config(args: argparse.Namespace, compress: bool) -> RunConfig:
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if compress:
-        for metric, value in (("macs", args.target_macs), ("params", args.target_params)):
-            if value is not None and not (math.isfinite(value) and value > 0):
-                unit = "MACs" if metric == "macs" else "parameters"
-                raise ConfigError(f"--target-{metric} takes a share of the dense model's {unit} in (0, 1] "
-                                  f"or an absolute count above 1 (got {value:g})")
-            if value is not None:  # a share of the dense cost up to 1, an absolute count above
-                changes |= {"prune.metric": metric, "prune.ratio": value if value <= 1 else None,
-                            "prune.absolute": value if value > 1 else None}
-        if args.target_latency is not None:
-            if not (math.isfinite(args.target_latency) and args.target_latency > 0):
-                raise ConfigError(f"--target-latency takes milliseconds > 0 (got {args.target_latency:g})")
-            changes |= {"prune.metric": "latency", "prune.ratio": None, "prune.absolute": args.target_latency}
+        changes |= target_changes(args)
     if args.finetune_steps is not None:  # the decay must fit inside the fine-tuning steps given
         decay = cfg.train.decay if cfg.train.decay.unit == "steps" else TrainConfig().decay
         if decay.steps > args.finetune_steps:
             decay = Length(max(args.finetune_steps, 0) // 2)
         changes["train.decay"] = decay
     return apply_overrides(cfg.updated(changes), args.set)
+
+
+def target_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The `prune.*` settings of `--target-macs/-params/-latency`: the smallest value is the run's
+    own target, the others (`prune.also`) are forked from its search."""
+    for metric, values in (("macs", args.target_macs), ("params", args.target_params),
+                           ("latency", args.target_latency)):
+        if values is None:
+            continue
+        if not all(math.isfinite(v) and v > 0 for v in values):
+            shown = ", ".join(f"{v:g}" for v in values)
+            if metric == "latency":
+                raise ConfigError(f"--target-latency takes milliseconds > 0 (got {shown})")
+            raise ConfigError(f"--target-{metric} takes shares of the dense model's "
+                              f"{'MACs' if metric == 'macs' else 'parameters'} in (0, 1] or absolute counts "
+                              f"above 1 (got {shown})")
+        if metric != "latency" and len({v <= 1 for v in values}) > 1:
+            raise ConfigError(f"--target-{metric}: give every target as a share (<= 1) or every one as an "
+                              "absolute count (> 1), not both")
+        own = min(values)
+        share = metric != "latency" and own <= 1
+        return {"prune.metric": metric, "prune.ratio": own if share else None,
+                "prune.absolute": None if share else own, "prune.also": tuple(v for v in values if v != own)}
+    return {}
 
 
 def check_before_start(cfg: RunConfig, compress: bool) -> RunConfig:
@@ -125,15 +140,26 @@ def with_latency_model(cfg: RunConfig) -> RunConfig:
         return cfg
     if p.latency_model:
         return cfg.updated({"prune.latency_model": str(Path(p.latency_model).resolve())})
-    from coronet.deploy.latency_model import Runtime, latency_model
+    from coronet.deploy.latency_model import Runtime, cached, latency_model
     from coronet.gan import networks
 
     dense = get_generator(cfg.model.netG, **networks.generator_options(cfg))
-    runtime = Runtime(p.latency_runtime, p.latency_dtype, p.latency_threads)
+    runtime, size = Runtime(p.latency_runtime, p.latency_dtype, p.latency_threads), (cfg.data.crop_size,) * 2
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 measures; the others wait for its file
+        path, valid = cached(dense, size, runtime)
+        for _ in range(LATENCY_WAIT_S):
+            if valid:
+                return cfg.updated({"prune.latency_model": str(path)})
+            time.sleep(1)
+            path, valid = cached(dense, size, runtime)
+        raise ConfigError(f"rank {os.environ['RANK']} waited {LATENCY_WAIT_S} s for rank 0's latency model")
     print(f"latency model of {cfg.model.netG} at {cfg.data.crop_size}² on {runtime.describe()}: "
           "from the cache, or measured now", file=sys.stderr)
-    path = latency_model(dense, (cfg.data.crop_size,) * 2, runtime, p.min_channels)
+    path = latency_model(dense, size, runtime, p.min_channels)
     return cfg.updated({"prune.latency_model": str(path)})
+
+
+LATENCY_WAIT_S = 3600  # a measurement takes minutes; an hour means rank 0 is gone
 
 
 LATENCY_MODEL = "latency-model.json"  # a run's copy of the latency model its search spends

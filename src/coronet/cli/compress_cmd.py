@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 
 from coronet.cli._common import (
     LATENCY_MODEL,
@@ -17,10 +18,11 @@ from coronet.cli._common import (
     resolved,
     with_latency_model,
 )
+from coronet.eval.report import plot_tradeoff
 from coronet.gan.checkpoint import load_checkpoint
 from coronet.gan.distributed import DistContext
 from coronet.gan.resume import resumed_config
-from coronet.gan.trainer import Trainer
+from coronet.gan.trainer import Trainer, fork_folder
 from coronet.runs import CHECKPOINT, CONFIG, RunDir, write_text_atomically
 from coronet.runs.outputs import write_run_outputs
 
@@ -108,6 +110,48 @@ def _writing(run_dir: RunDir, dist: DistContext, command: str):
 
 
 def _train_and_report(trainer: Trainer, run_dir: RunDir, compress: bool) -> None:
+    """Train the run to its end and write its outputs; then each target it forked on the way
+    (`prune.also`), in turn: an ordinary run folder that resumes at its landing."""
+    _finish(trainer, run_dir, compress)
+    forks = [fork_folder(run_dir.path, trainer.cfg.prune.metric, v) for v in sorted(trainer.cfg.prune.also)]
+    for folder in forks:
+        fork_dir = RunDir(folder)
+        with _writing(fork_dir, trainer.dist, "compress"):
+            fork = Trainer.resume(folder, dist=trainer.dist, device=trainer.cfg.train.device)
+            if trainer.dist.is_main:
+                write_text_atomically(fork_dir.file(CONFIG), fork.cfg.to_json() + "\n")
+            print(f"fine-tuning the fork {folder.name} ({fork_dir})", file=sys.stderr)
+            _finish(fork, fork_dir, compress)
+    if forks and trainer.dist.is_main:
+        section = targets_section(run_dir, forks)
+        section["plot"] = plot_tradeoff(section["models"], run_dir.file(TRADEOFF))
+        run_dir.update_report({"targets": section})
+
+
+TRADEOFF = "tradeoff.png"
+
+
+def targets_section(run_dir: RunDir, forks: list[Path]) -> dict:
+    """One row per model the search gave (this run's and its forks', largest first): what the
+    trade-off table and plot of report.md show."""
+    rows = []
+    for folder in [*reversed(forks), run_dir.path]:
+        report = RunDir(folder).read_report()
+        g = report["generators"]["G_A"]
+        row = {"folder": str(Path(folder).relative_to(run_dir.path)) if folder != run_dir.path else ".",
+               "target": report["target"], "macs": g["compressed"]["macs"],
+               "params": g["compressed"]["params"],
+               "dense_macs": g["dense"]["macs"], "achieved_ratio": g["achieved_ratio"]}
+        if "test_metrics" in g:
+            row |= {k: g["test_metrics"][k] for k in ("psnr", "ssim")}
+        if "latency_target" in report:
+            measured = report["latency_target"]["generators"]["G_A"]
+            row |= {k: measured[k] for k in ("predicted_ms", "measured_ms")}
+        rows.append(row)
+    return {"models": rows}
+
+
+def _finish(trainer: Trainer, run_dir: RunDir, compress: bool) -> None:
     summary = trainer.run()
     if trainer.dist.is_main:
         report = write_run_outputs(summary, run_dir.path, trainer.test_set)

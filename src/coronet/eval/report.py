@@ -190,3 +190,30 @@ def _plot_widths(gens: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
+
+
+def plot_tradeoff(models: list[dict[str, Any]], path: Path) -> bool:
+    """tradeoff.png of a run with several targets: quality (PSNR on the test pairs, Pix2Pix) against
+    MACs and against measured latency, one point per model; without quality, latency against MACs.
+    False when there is nothing to plot against the MACs."""
+    psnr = all("psnr" in m for m in models)
+    latency = all("measured_ms" in m for m in models)
+    if not (psnr or latency):
+        return False
+    panels = [("macs", "G MACs")] + ([("measured_ms", "measured ms")] if psnr and latency else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.4), squeeze=False)
+    for ax, (key, label) in zip(axes[0], panels, strict=True):
+        x = [m[key] / (1e9 if key == "macs" else 1) for m in models]
+        y = [m["psnr"] if psnr else m["measured_ms"] for m in models]
+        ax.plot(x, y, "o-", color="#3b75af")
+        for xi, yi, m in zip(x, y, models, strict=True):
+            ax.annotate(m["folder"].removeprefix("targets/"), (xi, yi), fontsize=7, xytext=(3, 3),
+                        textcoords="offset points")
+        ax.set_xlabel(label)
+        ax.set_ylabel("test PSNR dB" if psnr else "measured ms")
+        ax.grid(alpha=0.3)
+    fig.suptitle("One search, one model per target", fontsize=10)
+    fig.tight_layout()
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+    return True

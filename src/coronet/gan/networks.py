@@ -69,8 +69,8 @@ def build_networks(cfg: RunConfig, compress: bool, run_dir: Path | None = None) 
                             init="dense" if from_dense else "scratch")
         cost = hyper.cost_model(size)
         add_latency(cfg, cost, spec, widths, run_dir)
-        budget = budget_for(cfg, name, cost)
-        nets.controllers[name] = BudgetController(hyper.latents, cost, budget, cfg.train.search.steps,
+        nets.controllers[name] = BudgetController(hyper.latents, cost, budgets_for(cfg, name, cost),
+                                                  cfg.train.search.steps,
                                                   cfg.train.lr, controller_config(cfg))
         nets.generators[name], nets.cost_models[name] = hyper, cost
     return nets
@@ -165,6 +165,24 @@ def budget_for(cfg: RunConfig, which: str, cost_model: CostModel) -> Budget:
     return resolve_budget(target, cost_model, p.min_channels, p.tolerance)
 
 
+def budgets_for(cfg: RunConfig, which: str, cost_model: CostModel) -> list[Budget]:
+    """The budgets one search lands on, largest first: those of `prune.also` (forked on the way,
+    each a target of the same kind as the run's own), then the run's own."""
+    p = cfg.prune
+    if p.also and (p.ratio_B is not None or p.absolute_B is not None):
+        raise ConfigError("several targets apply to both CycleGAN generators: leave prune.ratio_B and "
+                          "prune.absolute_B unset")
+    own = budget_for(cfg, which, cost_model)
+    kind = "prune.ratio" if p.absolute is None else "prune.absolute"
+    forks = [budget_for(cfg.updated({kind: value}), which, cost_model)
+             for value in sorted(p.also, reverse=True)]
+    if any(b.limit <= own.limit for b in forks) or len({b.limit for b in forks}) < len(forks):
+        given = ", ".join(f"{v:g}" for v in p.also)
+        raise ConfigError(f"prune.also takes targets larger than the run's own "
+                          f"({getattr(p, kind.split('.')[1]):g}) and each once (got {given})")
+    return [*forks, own]
+
+
 def check_budgets(cfg: RunConfig) -> None:
     """Refuse a target no network of this layout can meet, before any data is read (what the run
     would refuse at its start; `--dry-run` checks it too)."""
@@ -173,7 +191,7 @@ def check_budgets(cfg: RunConfig) -> None:
         dense = get_generator(cfg.model.netG, **generator_options(cfg))
         cost = CostModel(dense, size)
         add_latency(cfg, cost, dense.spec.to_dict(), dense.widths)
-        budget_for(cfg, name, cost)
+        budgets_for(cfg, name, cost)
 
 
 def add_latency(cfg: RunConfig, cost: CostModel, spec: dict, widths: dict[str, int],

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from coronet.config import RunConfig
 from coronet.errors import CheckpointError, ConfigError
+from coronet.files import atomic_write
 from coronet.gan import networks, setup
 from coronet.gan.checkpoint import CHECKPOINT, load_checkpoint, save_checkpoint
 from coronet.gan.distributed import DistContext
@@ -115,9 +116,16 @@ class Trainer:
                 "done": 0}[phase]
 
     def _phase_over(self) -> bool:
-        """The search is over when every controller landed or its step budget is spent."""
+        """The search is over when every controller landed on its last budget or the step budget is
+        spent; a landing on an earlier one (`prune.also`) is forked, and the search goes on."""
         landed = self.phase == "search" and all(c.landed for c in self.controllers.values())
-        return landed or self.progress.phase_step >= self._phase_length(self.phase)
+        while landed and any(c.has_next for c in self.controllers.values()):
+            self._fork()
+            for ctl in self.controllers.values():
+                ctl.next_budget()
+            landed = all(c.landed for c in self.controllers.values())
+        more = self.phase == "search" and any(c.has_next for c in self.controllers.values())
+        return landed or (self.progress.phase_step >= self._phase_length(self.phase) and not more)
 
     def _next_phase(self) -> None:
         if self.phase == "search":
@@ -283,6 +291,26 @@ class Trainer:
         self.opt_G = self._generator_optimizer()
         self.progress.timing["export_s"] += time.perf_counter() - start
 
+    def _fork(self) -> None:
+        """Save the run of the budget just landed on as a run folder of its own (`fork_folder`), its
+        checkpoint this state with that budget as its only one: resumed, it exports and fine-tunes
+        that budget's generator while this search goes on to the next."""
+        stage = next(iter(self.controllers.values())).stage
+        value = sorted(self.cfg.prune.also, reverse=True)[stage]
+        kind = "prune.ratio" if self.cfg.prune.absolute is None else "prune.absolute"
+        folder = fork_folder(self.run_dir, self.cfg.prune.metric, value)
+        cfg = self.cfg.updated({kind: value, "prune.also": ()})
+        state = self.state_dict()
+        state["config"] = cfg.to_dict()
+        for ctl_state in state["controllers"].values():
+            ctl_state["stage"] = 0
+        if self.dist.is_main:
+            if cfg.prune.latency_model and not Path(cfg.prune.latency_model).is_absolute():
+                text = (self.run_dir / cfg.prune.latency_model).read_text()
+                atomic_write(folder / cfg.prune.latency_model, lambda tmp: tmp.write_text(text))
+            save_checkpoint(folder / CHECKPOINT, state)
+        self.dist.barrier()
+
     # ----------------------------------------------------------------- outputs
     def sample_grid(self):
         return sample_grid(self.generators, self.sample_batch, self.device)
@@ -379,6 +407,11 @@ class Trainer:
                                   f"describes ({type(exc).__name__}: {reason}); restore the checkpoint "
                                   f"this run wrote") from None
         return trainer
+
+
+def fork_folder(run_dir: Path, metric: str, value: float) -> Path:
+    """Where a run keeps the run of one of its `prune.also` targets: `RUN/targets/macs0.25`."""
+    return Path(run_dir) / "targets" / f"{metric}{value:g}"
 
 
 def _from_torch_compile(exc: BaseException) -> bool:

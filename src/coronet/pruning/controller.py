@@ -14,6 +14,10 @@ After every generator optimiser step, `BudgetController.step(lr)` takes four ste
     the search budget `land_now` forces the landing by the same ranking.
 The masks are explicit state, so the landing is exact and never over budget. Deaths decided among
 equal scores are counted (`tie_decided_fraction` of the run's report).
+
+Several budgets, largest first, are landed on in turn by one search: the path is planned to the
+last, each landing window is met exactly, and `next_budget` moves on once the caller has taken
+what it wanted of a landing (the trainer forks a fine-tuning there).
 """
 
 from __future__ import annotations
@@ -57,11 +61,14 @@ class ControllerStatus:
 class BudgetController:
     """Owns the importance of every channel, the L1 step and the deaths until the budget is met."""
 
-    def __init__(self, latents: LatentVectors, cost_model: CostModel, budget: Budget,
+    def __init__(self, latents: LatentVectors, cost_model: CostModel, budget: Budget | list[Budget],
                  search_steps: int, lr: float, config: ControllerConfig | None = None) -> None:
         self.latents = latents
         self.cost_model = cost_model
-        self.budget = budget
+        self.budgets = list(budget) if isinstance(budget, list) else [budget]
+        if any(a.limit <= b.limit for a, b in zip(self.budgets, self.budgets[1:], strict=False)):
+            raise ValueError("several budgets are landed on largest first")
+        self.stage = 0  # the budget landed on now
         self.search_steps = max(int(search_steps), 1)
         self.config = config or ControllerConfig()
         self.step_count = 0
@@ -70,14 +77,27 @@ class BudgetController:
         self.deaths = 0
         self.tied_deaths = 0
         groups = [latents.groups[n] for n in cost_model.group_names]
-        prunable = np.array([g.name in latents.vectors for g in groups])
-        floor = np.array([min(self.config.min_channels, g.size) if g.name in latents.vectors else g.size
-                          for g in groups], dtype=np.int64)
-        self.landing = Landing(cost_model, budget, prunable, floor)
+        self._prunable = np.array([g.name in latents.vectors for g in groups])
+        self._floor = np.array([min(self.config.min_channels, g.size) if g.name in latents.vectors
+                                else g.size for g in groups], dtype=np.int64)
+        self.landing = Landing(cost_model, self.budget, self._prunable, self._floor)
         self.importance = {n: torch.zeros(latents.groups[n].size) for n in latents.vectors}
         self._cost = self._current_cost()
-        if self._cost <= budget.limit:  # a target of 1.0 (or the dense model already fits)
-            self.landed = True
+        self.landed = self._cost <= self.budget.limit  # a target of 1.0 (or the dense model already fits)
+
+    @property
+    def budget(self) -> Budget:
+        return self.budgets[self.stage]
+
+    @property
+    def has_next(self) -> bool:
+        return self.stage + 1 < len(self.budgets)
+
+    def next_budget(self) -> None:
+        """Go on from a landing towards the next, smaller budget."""
+        self.stage += 1
+        self.landing = Landing(self.cost_model, self.budget, self._prunable, self._floor)
+        self.landed, self.forced = self._cost <= self.budget.limit, False
 
     # ----------------------------------------------------------------- the four steps
     @torch.no_grad()
@@ -138,8 +158,9 @@ class BudgetController:
         return self.status()
 
     def planned_ratio(self, step: int) -> float:
+        """The straight path from the dense cost to the last budget."""
         progress = min(1.0, step / (self.config.reach_fraction * self.search_steps))
-        return 1.0 - (1.0 - self.budget.ratio) * progress
+        return 1.0 - (1.0 - self.budgets[-1].ratio) * progress
 
     def planned_cost(self, step: int) -> float:
         return self.planned_ratio(step) * self.budget.dense
@@ -235,13 +256,16 @@ class BudgetController:
                                 self.forced, self.latents.widths(), self.deaths, self.tied_deaths)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"step_count": self.step_count, "landed": self.landed, "forced": self.forced,
+        return {"step_count": self.step_count, "stage": self.stage, "landed": self.landed,
+                "forced": self.forced,
                 "deaths": self.deaths, "tied_deaths": self.tied_deaths,
                 "importance": {n: v.clone() for n, v in self.importance.items()},
                 "budget": asdict(self.budget), "config": asdict(self.config)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.step_count = int(state["step_count"])
+        self.stage = int(state.get("stage", 0))  # saved before several budgets: the one budget
+        self.landing = Landing(self.cost_model, self.budget, self._prunable, self._floor)
         self.landed = bool(state["landed"])
         self.forced = bool(state["forced"])
         self.deaths = int(state["deaths"])

@@ -25,7 +25,7 @@ from coronet.models.base import Generator
 from coronet.models.layout import RGB_IN
 
 Form = tuple[np.ndarray, np.ndarray, float]  # cost(w) = w^T quad w + lin^T w + const
-LATENCY_PARTS = ("conv_macs", "transposed_macs", "depthwise_macs", "activations", "one")
+LATENCY_PARTS = ("conv_macs", "transposed_macs", "depthwise_macs", "patches", "activations", "one")
 
 
 @dataclass(frozen=True)
@@ -115,8 +115,10 @@ class CostModel:
     def part_forms(self) -> dict[str, Form]:
         """The parts a runtime's time is made of, each a quadratic form of the widths: the MACs of
         full, transposed and depthwise convolutions (their kernels differ in speed per MAC), the
-        elements every layer writes (memory traffic of norms, activations and copies), and one (a
-        fixed cost per run). A latency model is a weighted sum of them (`add_form`)."""
+        input patches the full ones gather (output pixels x k^2 per input channel, what im2col
+        copies: it dominates where few output channels share them), the elements every layer writes
+        (memory traffic of norms, activations and copies), and one (a fixed cost per run). A latency
+        model is a weighted sum of them (`add_form`)."""
         n = len(self.group_names)
         parts = {name: (np.zeros((n, n)), np.zeros(n), 0.0) for name in LATENCY_PARTS[:-1]}
         parts["one"] = (np.zeros((n, n)), np.zeros(n), 1.0)
@@ -126,6 +128,7 @@ class CostModel:
                 parts["depthwise_macs"][1][o] += t.macs_coef
             for g in t.in_groups:
                 parts["transposed_macs" if t.transposed else "conv_macs"][0][o, self.index[g]] += t.macs_coef
+                parts["patches"][1][self.index[g]] += t.macs_coef
             parts["activations"][1][o] += t.pixels
         for op in self._ops:
             for g in op.groups:

@@ -13,6 +13,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines = [f"# coronet run: {report.get('model')} on {report.get('dataset')}", ""]
     if report.get("warnings"):
         lines += ["**Warnings**", ""] + [f"- {w}" for w in report["warnings"]] + [""]
+    lines += _targets(report.get("targets"))
     lines += _training(report)
     lines += _evaluation(report.get("evaluation"))
     lines += _exports(report.get("onnx"), "ONNX, onnxruntime")
@@ -71,6 +72,29 @@ def _training(report: dict[str, Any]) -> list[str]:
               "Exported: " + ", ".join(f for files in report.get("exported", {}).values() for f in files),
               ""]
     return lines
+
+
+def _targets(section: dict[str, Any] | None) -> list[str]:
+    """The models of one search with several targets (`--target-macs 0.25 0.1 0.05`)."""
+    if not section:
+        return []
+    lines = ["## One search, one model per target", "",
+             "Each row is a run folder of its own (`coronet eval/export/bench/translate FOLDER`); `.` is "
+             "this one, whose training summary follows.", "",
+             "| folder | target | G MACs | M params | test PSNR dB | test SSIM | predicted ms "
+             "| measured ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for m in section["models"]:
+        t = m["target"]
+        value = t["ratio"] if t.get("ratio") is not None else t["absolute"]
+        target = f"{t['metric']} {value:g}"
+        cells = [format(m[k], f) if k in m else "-" for k, f in
+                 (("psnr", ".2f"), ("ssim", ".4f"), ("predicted_ms", ".3g"), ("measured_ms", ".3g"))]
+        lines.append(f"| {m['folder']} | {target} | {m['macs'] / 1e9:.3f} | {m['params'] / 1e6:.3f} | "
+                     + " | ".join(cells) + " |")
+    if section.get("plot"):
+        lines += ["", "![trade-off](tradeoff.png)"]
+    return lines + [""]
 
 
 def _latency_target(section: dict[str, Any] | None) -> list[str]:
