@@ -169,7 +169,7 @@ def fit_model(cost: CostModel, settings: list[dict[str, int]], measured_ms: list
     errors = [predict_us(weights, cost, w) / (1e3 * ms) - 1
               for w, ms in zip(settings, measured_ms, strict=True)]
     return {"weights": weights, "dense_ms": measured_ms[0], "fit_error": error_summary(errors),
-            "samples": len(settings)}
+            "samples": len(settings), "measured_ms": list(measured_ms)}  # of `calibration_settings`
 
 
 def error_summary(errors: list[float]) -> dict[str, float]:

@@ -3,11 +3,13 @@
 A run goes through the phases of its plan (`progress.PLANS`): compress searches (hyper-generators;
 after every generator step each budget controller ranks the channels and removes the weakest per
 MAC), exports (plain compact generators, checked against the masked hyper-models) and fine-tunes
-them; train trains plain generators once. One step: the objective makes its fakes, updates its
-sides in its own order, and during the search the controllers step. Every `checkpoint_every`
-steps and at every phase change the whole state is checkpointed atomically; `Trainer.resume`
-continues bit-for-bit on the CPU with deterministic settings. Code outside the loop extends it
-through `Callback`s (`coronet.gan.hooks`) and reads its result from the `RunSummary` of `run()`.
+them; train trains plain generators once. With several targets the search saves each landing but
+the last as a run folder of its own (`_fork`) and goes on. One step: the objective makes its
+fakes, updates its sides in its own order, and during the search the controllers step. Every
+`checkpoint_every` steps and at every phase change the whole state is checkpointed atomically;
+`Trainer.resume` continues bit-for-bit on the CPU with deterministic settings. Code outside the
+loop extends it through `Callback`s (`coronet.gan.hooks`) and reads its result from the
+`RunSummary` of `run()`.
 """
 
 from __future__ import annotations
