@@ -120,7 +120,8 @@ def seed_source(stem: str) -> str:
     names = seed_files(stem)
     commits = sorted({commit_of(n) for n in names})
     plural = "s" if len(commits) > 1 else ""
-    return f"`{stem}*.json` ({len(names)} files; commit{plural} {', '.join(commits)})"
+    files = f"{len(names)} file{'s' if len(names) != 1 else ''}"
+    return f"`{stem}*.json` ({files}; commit{plural} {', '.join(commits)})"
 
 
 # ----------------------------------------------------------------------------- statistics

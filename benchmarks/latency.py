@@ -126,9 +126,9 @@ def render(name: str) -> list[str]:
         "",
         f"`{setup['generator'].replace(' ngf', '`, ngf ')}; {env['device']}, {setup['threads']} threads, "
         f"batch 1, {setup['size'][0]}×{setup['size'][1]}, torch {env['torch']}, {versions}; median of "
-        f"{setup['runs']} interleaved runs × {setup['repeats']} repeats; in brackets the speed-up over the "
-        f"dense model in the same runtime and data type and, for FP16 and INT8, over the same model's FP32 "
-        f"in that runtime. PSNR on {setup['psnr_images']}. Weights: {setup['weights']}"
+        f"{setup['runs']} interleaved runs × {setup['repeats']} repeats; brackets: speed-up over dense "
+        f"(same runtime and type) and, for FP16/INT8, over FP32. PSNR on {setup['psnr_images']}. "
+        f"Weights: {setup['weights']}"
         f"{_training() if setup['weights'].startswith('trained') else ''}. "
         f"Source: {source(name)}.",
     ]

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import environment, seed_files, seed_source, table, write_result
+from common import environment, paired_difference, seed_files, seed_source, table, write_result
 from common import load as load_result
 from coronet.cli.main import main as coronet
 
@@ -62,6 +62,13 @@ def measure(args) -> dict:
     return {"one_search_s": wall, "separate_s": separate_wall, "one_search": shared, "separate": separate}
 
 
+def _mean_and_error(differences: list[float]) -> str:
+    if len(differences) < 2:
+        return f"{differences[0]:+.2f}"
+    d = paired_difference(differences)
+    return f"{d['mean']:+.2f} ± {d['stderr']:.2f}"
+
+
 def render(stem: str = "several_targets") -> list[str]:
     runs = [load_result(name) for name in seed_files(stem)]
     first = runs[0]
@@ -71,12 +78,12 @@ def render(stem: str = "several_targets") -> list[str]:
         diffs = [r["one_search"][key]["psnr"] - r["separate"][key]["psnr"] for r in runs]
         rows.append([key, " / ".join(f"{r['one_search'][key]['psnr']:.2f}" for r in runs),
                      " / ".join(f"{r['separate'][key]['psnr']:.2f}" for r in runs),
-                     f"{sum(diffs) / len(diffs):+.2f}"])
+                     _mean_and_error(diffs)])
     ratio = [r["one_search_s"] / r["separate_s"] for r in runs]
     s = first["setup"]
     seeds = ", ".join(str(r["setup"]["seed"]) for r in runs)
     return table(["MACs target", "PSNR dB, one search (per seed)", "PSNR dB, separate runs",
-                  "mean difference"], rows) + [
+                  "difference, mean ± s.e."], rows) + [
         "", "Wall-clock of the one search against the separate runs: "
         + " / ".join(f"{x:.2f}×" for x in ratio) + f" (seeds {seeds}). "
         f"Pix2Pix on edges2shoes-mini, ResNet-9 ngf {s['ngf']}, {s['size']}², search ≤ {s['search_steps']} + "

@@ -4,8 +4,10 @@ no assertion depends on how fast the machine is)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import random
+import sys
 
 import numpy as np
 import pytest
@@ -175,3 +177,13 @@ def test_compress_to_a_latency_lands_on_the_prediction_and_reports_the_measureme
     assert json.loads((run_dir / "latency-model.json").read_text()) == model  # the run keeps its copy
     assert json.loads((run_dir / "config.json").read_text())["prune"]["latency_model"] == "latency-model.json"
     assert "measured after export" in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("executorch") is None, reason="the executorch extra")
+def test_an_int8_executorch_model_is_timed_and_a_missing_runtime_named(monkeypatch):
+    g = get_generator("resnet_9blocks", ngf=4)
+    timed = lm.time_generators({"g": g}, (32, 32), lm.Runtime("executorch", "int8", 1), runs=2, warmup=1)
+    assert timed["g"] > 0
+    monkeypatch.setitem(sys.modules, "executorch.exir", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match="pip install"):
+        lm.Runtime("executorch", "fp32", 1).version()

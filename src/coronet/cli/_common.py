@@ -109,8 +109,8 @@ def target_changes(args: argparse.Namespace) -> dict[str, object]:
             if metric == "latency":
                 raise ConfigError(f"--target-latency takes milliseconds > 0 (got {shown})")
             raise ConfigError(f"--target-{metric} takes a share of the dense model's "
-                              f"{'MACs' if metric == 'macs' else 'parameters'} in (0, 1] or an absolute count "
-                              f"above 1 (got {shown})")
+                              f"{'MACs' if metric == 'macs' else 'parameters'} in (0, 1] or an absolute "
+                              f"count above 1 (got {shown})")
         if metric != "latency" and len({v <= 1 for v in values}) > 1:
             raise ConfigError(f"--target-{metric}: give every target as a share (<= 1) or every one as an "
                               "absolute count (> 1), not both")
