@@ -107,7 +107,7 @@ def render(name: str = "latency_model.json") -> list[str]:
                   "time to time them all"],
                  rows) + [
         "", f"{s['runtime']}, batch 1, {s['size']}², {env['device']}; fitted on the dense widths "
-        f"and {s['samples']} random settings, median of {s['runs']} interleaved runs each; errors are "
+        f"and {s['samples']} random settings, each timed alone (median of {s['runs']} runs); errors: "
         f"|predicted / measured − 1|. Source: {source(name)}."]
 
 
@@ -119,10 +119,9 @@ def render_landing(name: str = "latency_landing.json") -> list[str]:
             for r in d["networks"] for row in r["landing"]]
     s = d["setup"]
     return table(["generator", "target", "target ms", "predicted ms", "measured ms", "measured / target"],
-                 rows) + ["", f"`coronet compress --target-latency` searches of {s['search_steps']} steps "
-                          f"(Pix2Pix, edges2shoes-mini), {s['runtime']}, the model fitted in the same "
-                          f"call; the exported generator timed after the search (30 interleaved runs). "
-                          f"Goal: measured inside [0.90, 1.05] × target. Source: {source(name)}."]
+                 rows) + ["", f"Searches of {s['search_steps']} steps (Pix2Pix), {s['runtime']}; the export "
+                          f"timed after (median of 30 runs). Goal: [0.90, 1.05] × target. "
+                          f"Source: {source(name)}."]
 
 
 TABLES = {"latency-model": render, "latency-landing": render_landing}
