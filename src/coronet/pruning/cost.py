@@ -93,6 +93,7 @@ class CostModel:
         self.group_names = [g.name for g in self.layout.groups]
         self.index = {name: i for i, name in enumerate(self.group_names)}
         self._forms = {"macs": self._quadratic_form("macs"), "params": self._quadratic_form("params")}
+        self._parts: dict[str, Form] | None = None
 
     def _quadratic_form(self, metric: str) -> tuple[np.ndarray, np.ndarray, int]:
         n = len(self.group_names)
@@ -119,6 +120,11 @@ class CostModel:
         copies: it dominates where few output channels share them), the elements every layer writes
         (memory traffic of norms, activations and copies), and one (a fixed cost per run). A latency
         model is a weighted sum of them (`add_form`)."""
+        if self._parts is None:  # built once: a calibration evaluates them at every setting it times
+            self._parts = self._build_part_forms()
+        return self._parts
+
+    def _build_part_forms(self) -> dict[str, Form]:
         n = len(self.group_names)
         parts = {name: (np.zeros((n, n)), np.zeros(n), 0.0) for name in LATENCY_PARTS[:-1]}
         parts["one"] = (np.zeros((n, n)), np.zeros(n), 1.0)
